@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="dcase_tk",
+    version="0.1.0",
+    description="Kaldi-style recipe toolkit for the DCASE 2018 challenge systems",
+    packages=find_packages(include=["dcase_tk", "dcase_tk.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy",
+        "scipy",
+        "torch==2.13.0",
+        "kaldiio",
+        "librosa",
+        "soundfile",
+        "tqdm",
+        "pyyaml",
+        "scikit-learn",
+        "matplotlib",
+        "setuptools>=77.0.3,<82",
+    ],
+    extras_require={"test": ["pytest", "pytest-timeout"]},
+)
