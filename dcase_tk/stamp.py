@@ -1,9 +1,10 @@
 """``.done`` stamps: a step records a hash of its inputs and resolved config when it succeeds.
 
 A re-run with the same inputs skips the step (and says so); changed inputs or config re-run it.
-Hashes chain: when an input is a directory that holds a ``.done``, that stamp stands for the
-directory's content, so a change anywhere upstream reaches every step below it. Big binary files
-(ark, pt, npz, wav) are fingerprinted by size and modification time, text files by content.
+An input directory is hashed file by file (hidden files such as ``.done`` and temporaries
+excluded), so a hand edit of ``data/train/utt2label`` re-runs every step that reads it. Big
+binary files (ark, pt, npz, wav) are fingerprinted by size and modification time, text files
+by content.
 """
 import hashlib
 import json
@@ -27,10 +28,6 @@ def _hash_file(h, path):
 
 
 def _hash_dir(h, directory):
-    stamp = os.path.join(directory, DONE)
-    if os.path.isfile(stamp):
-        _hash_file(h, stamp)
-        return
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
