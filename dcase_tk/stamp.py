@@ -1,8 +1,10 @@
 """``.done`` stamps: a step records a hash of its inputs and resolved config when it succeeds.
 
 A re-run with the same inputs skips the step (and says so); changed inputs or config re-run it.
-An input directory is hashed file by file (hidden files such as ``.done`` and temporaries
-excluded), so a hand edit of ``data/train/utt2label`` re-runs every step that reads it. Big
+An input directory stands for its top-level files, hashed one by one (hidden files such as
+``.done`` and temporaries excluded), so a hand edit of ``data/train/utt2label`` re-runs every
+step that reads it, while derived sub-directories (``split4/``, ``log/``, the ark folder behind
+``feats.scp``) do not make a finished step look stale. Big
 binary files (ark, pt, npz, wav) are fingerprinted by size and modification time, text files
 by content.
 """
@@ -28,11 +30,10 @@ def _hash_file(h, path):
 
 
 def _hash_dir(h, directory):
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                _hash_file(h, os.path.join(root, name))
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not name.startswith(".") and os.path.isfile(path):
+            _hash_file(h, path)
 
 
 def inputs_hash(inputs, config=None):
@@ -51,20 +52,13 @@ def inputs_hash(inputs, config=None):
     return h.hexdigest()
 
 
-def is_done(outdir, digest):
-    stamp = os.path.join(outdir, DONE)
+def is_done(outdir, digest, name=DONE):
+    stamp = os.path.join(outdir, name)
     if not os.path.isfile(stamp):
         return False
     with open(stamp, encoding="utf-8") as f:
         return f.read().split()[:1] == [digest]
 
 
-def mark_done(outdir, digest):
-    write_text(os.path.join(outdir, DONE), digest + "\n")
-
-
-def clear_done(outdir):
-    try:
-        os.unlink(os.path.join(outdir, DONE))
-    except FileNotFoundError:
-        pass
+def mark_done(outdir, digest, name=DONE):
+    write_text(os.path.join(outdir, name), digest + "\n")

@@ -1,0 +1,112 @@
+"""What every ``python -m dcase_tk.bin.<tool>`` shares: logging, progress bars, threads,
+``--config`` + ``--key value`` overrides, and turning known errors into one clear message."""
+import argparse
+import logging
+import os
+import sys
+
+import tqdm
+
+from dcase_tk import config as cfg
+
+log = logging.getLogger("dcase_tk")
+
+
+class ToolError(RuntimeError):
+    """An error a user can fix; printed as one message without a traceback."""
+
+
+def parser(description):
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--verbose", type=int, default=1, help="0: warnings only, 1: info, 2: debug")
+    return p
+
+
+def add_config_args(p):
+    p.add_argument("--config", help="YAML file with the defaults; --key value (dotted for "
+                                    "nested keys) overrides any of them")
+    p.add_argument("--print_config", action="store_true", help="print the resolved config and exit")
+
+
+def parse(p, argv=None, with_config=False):
+    """Parse ``argv``; with ``with_config``, returns ``(args, resolved_config)``."""
+    if not with_config:
+        args = p.parse_args(argv)
+        _setup(args)
+        return args
+    own, overrides = split_overrides(p, sys.argv[1:] if argv is None else list(argv))
+    args = p.parse_args(own)
+    _setup(args)
+    base = cfg.load_yaml(args.config) if args.config else {}
+    resolved = cfg.apply_overrides(base, overrides)
+    if args.print_config:
+        sys.stdout.write(cfg.dump(resolved))
+        sys.exit(0)
+    return args, resolved
+
+
+def split_overrides(p, argv):
+    """Separate the tool's own arguments from ``--key value`` config overrides.
+
+    Done before argparse sees them: argparse would take an override's value for a positional.
+    """
+    known = set(p._option_string_actions)
+    own, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--") and arg.split("=", 1)[0] not in known:
+            if "=" in arg:
+                overrides += arg.split("=", 1)
+                i += 1
+                continue
+            if i + 1 >= len(argv):
+                raise cfg.ConfigError(f"option {arg} needs a value")
+            overrides += [arg, argv[i + 1]]
+            i += 2
+        else:
+            own.append(arg)
+            i += 1
+    return own, overrides
+
+
+def _setup(args):
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        stream=sys.stderr)
+    args.show_progress = args.verbose > 0 and sys.stderr.isatty()
+
+
+def progress(args, desc):
+    """A tqdm wrapper when on a TTY with --verbose >= 1, else the identity."""
+    if not args.show_progress:
+        return lambda items: items
+    return lambda items: tqdm.tqdm(items, desc=desc, leave=False)
+
+
+def num_threads():
+    """Threads a job may use: the launcher's ``--num-threads`` (DCASE_TK_NUM_THREADS), else 1."""
+    return max(1, int(os.environ.get("DCASE_TK_NUM_THREADS", "1")))
+
+
+def pick_device(name):
+    """``auto``: the GPU when there is one, else the CPU."""
+    import torch
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def run(main):
+    """Run ``main()``; known user errors become ``<tool>: error: <message>`` and exit 1."""
+    from dcase_tk.data.safety import DataDirError
+    from dcase_tk.io.audio import AudioError
+    from dcase_tk.io.table import TableError
+    from dcase_tk.features.spectral import FeatureConfigError
+    try:
+        main()
+    except (ToolError, DataDirError, TableError, AudioError, cfg.ConfigError, FeatureConfigError,
+            FileNotFoundError) as e:
+        tool = os.path.basename(sys.argv[0]).removesuffix(".py")
+        print(f"{tool}: error: {e}", file=sys.stderr)
+        sys.exit(1)

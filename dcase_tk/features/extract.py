@@ -1,0 +1,67 @@
+"""Feature extraction of one job's utterances into an ark/scp pair, written atomically."""
+import io
+import logging
+import os
+import subprocess
+
+import kaldiio
+import soundfile as sf
+
+from dcase_tk.io.atomic import atomic_path
+from dcase_tk.io.table import write_table
+from dcase_tk.io.audio import AudioError, read_audio, select_channels
+from dcase_tk.features.spectral import FeatureExtractor
+
+log = logging.getLogger(__name__)
+
+
+def load_wav_entry(entry, sample_rate):
+    """Read a wav.scp value: a path, or a Kaldi-style ``command |`` whose stdout is a wav file."""
+    if not entry.endswith("|"):
+        return read_audio(entry, sample_rate)
+    command = entry[:-1].strip()
+    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True)
+    if result.returncode != 0:
+        raise AudioError(f"command '{command}' exited {result.returncode}: "
+                         f"{result.stderr.decode(errors='replace').strip()[-300:]}")
+    try:
+        return read_audio(io.BytesIO(result.stdout), sample_rate)
+    except AudioError as e:
+        raise AudioError(f"output of '{command}': {e}") from None
+
+
+def extract(wav_scp, config, ark_path, progress=None):
+    """Compute features for ``wav_scp`` (utt -> wav.scp entry) into ``<stem>.ark``.
+
+    Writes, each file appearing only when complete: ``<stem>.ark``, ``<stem>.scp`` (naming the
+    final ark), ``<stem>.num_frames``, and ``<stem>.bad`` (utterances whose audio could not be
+    used, with the reason). Returns ``(num_frames, bad)`` dicts.
+    """
+    stem = os.path.splitext(ark_path)[0]
+    scp_path = stem + ".scp"
+    extractor = FeatureExtractor(config)
+    num_frames, bad = {}, {}
+    with atomic_path(ark_path) as tmp_ark, atomic_path(scp_path) as tmp_scp:
+        with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
+            for utt, entry in (progress or (lambda x: x))(list(wav_scp.items())):
+                try:
+                    audio, _ = load_wav_entry(entry, config.sample_rate)
+                    feats = extractor(select_channels(audio, config.channels))
+                except (AudioError, sf.LibsndfileError, ValueError) as e:
+                    bad[utt] = " ".join(str(e).split())
+                    log.warning("%s: %s", utt, bad[utt])
+                    continue
+                writer(utt, feats)
+                num_frames[utt] = feats.shape[0]
+        _repoint_scp(tmp_scp, tmp_ark, ark_path)
+    write_table(stem + ".num_frames", num_frames)
+    write_table(stem + ".bad", bad)
+    return num_frames, bad
+
+
+def _repoint_scp(scp, old_ark, new_ark):
+    """The scp was written against the temporary ark name; make it name the final one."""
+    with open(scp, encoding="utf-8") as f:
+        lines = f.read().replace(f" {old_ark}:", f" {new_ark}:")
+    with open(scp, "w", encoding="utf-8") as f:
+        f.write(lines)

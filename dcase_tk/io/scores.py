@@ -1,0 +1,29 @@
+"""``score`` files: ``<utt> <p_1> ... <p_C>`` in classes.txt order, one utterance a line."""
+import numpy as np
+
+from dcase_tk.io.atomic import atomic_open
+from dcase_tk.io.table import TableError, read_lines, sort_key
+
+
+def write_scores(path, utts, scores):
+    scores = np.asarray(scores)
+    with atomic_open(path) as f:
+        for i in sorted(range(len(utts)), key=lambda i: sort_key(utts[i])):
+            f.write(utts[i] + " " + " ".join(f"{v:.6f}" for v in scores[i]) + "\n")
+
+
+def read_scores(path, n_classes=None):
+    """``(utts, (N, C) float array)``; checks every line has the same number of columns."""
+    utts, rows = [], []
+    for number, utt, rest in read_lines(path):
+        try:
+            row = [float(v) for v in rest.split()]
+        except ValueError:
+            raise TableError(f"{path}:{number}: non-numeric score for '{utt}'") from None
+        expected = n_classes or (len(rows[0]) if rows else len(row))
+        if len(row) != expected:
+            raise TableError(f"{path}:{number}: {len(row)} scores for '{utt}', expected {expected} "
+                             "(one per line of classes.txt)")
+        utts.append(utt)
+        rows.append(row)
+    return utts, np.array(rows, dtype=np.float64).reshape(len(rows), -1)

@@ -1,0 +1,51 @@
+"""Figures a person reads next to the numbers: training curves and confusion matrices (PNG)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from dcase_tk.io.atomic import atomic_path  # noqa: E402
+
+
+def _save(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def plot_curves(history, path, best_epoch):
+    """Loss and accuracy per epoch for train and validation, the kept epoch marked."""
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for split in ("train", "valid"):
+        ax_loss.plot(epochs, [h[f"{split}_loss"] for h in history], label=split)
+        ax_acc.plot(epochs, [h[f"{split}_accuracy"] for h in history], label=split)
+    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.axvline(best_epoch, color="grey", linestyle=":", label=f"kept (epoch {best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.legend()
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_confusion(conf, classes, path, title):
+    """Row-normalised confusion matrix with the counts written in each cell."""
+    conf = np.asarray(conf)
+    rates = conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
+    size = max(5, 0.6 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    ax.set_title(title)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if conf[i, j]:
+                ax.text(j, i, str(conf[i, j]), ha="center", va="center",
+                        color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# DCASE 2018 Task 1: acoustic scene classification, subtasks A (one device), B (mismatched
+# devices, ranked on devices B+C) and C (A's data, external data allowed).
+#
+#   ./run.sh                               # subtask A; the mini corpus when db.sh names none
+#   ./run.sh --subtask b --stage 6         # from training on
+#   ./run.sh --systems "baseline" --train_opts "--training.epochs 50"
+#
+# Stages: 0 corpus, 1 data prep, 2 features, 3 normalisation statistics, 6 training,
+# 7 inference, 8 scoring and RESULTS.md. Every step skips when its inputs are unchanged.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+. ./path.sh
+. ./cmd.sh
+. ./db.sh
+
+stage=0
+stop_stage=100
+subtask=a                 # a | b | c
+systems="baseline"        # conf/systems/<name>.yaml
+nj=4                      # parallel jobs of the feature step
+download=false            # true: fetch the real corpus from Zenodo (MD5-checked) into downloads/
+train_devices=            # devices to train on; default: all for a/c, "a" for b (as the baseline)
+valid_fraction=0.3        # of the training locations held out for model selection
+train_opts=               # extra overrides for every system's training, e.g. "--training.epochs 50"
+num_threads=2             # threads of a training / inference job
+gpu=0                     # GPUs per training job (passed to the launcher)
+force=false               # true: redo every step of the chosen stages
+make_feats_script=steps/make_feats.sh
+compute_cmvn_script=steps/compute_global_cmvn.sh
+train_nnet_script=steps/train_nnet.sh
+infer_script=steps/infer.sh
+score_script=steps/score.sh
+help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 1 recipe; see the header of run.sh)"
+. utils/parse_options.sh
+
+log() { echo "$(date '+%F %T') (run.sh) $*"; }
+case "$subtask" in
+  a|c) release=TUT-urban-acoustic-scenes-2018-development; db_root=$TUT2018_DEV; fs=48k; mini_subtask=a ;;
+  b) release=TUT-urban-acoustic-scenes-2018-mobile-development; db_root=$TUT2018_MOBILE_DEV; fs=44k; mini_subtask=b
+     train_devices=${train_devices:-a} ;;
+  *) echo "run.sh: --subtask must be a, b or c, got '$subtask'" >&2; exit 1 ;;
+esac
+mini=false
+if [ -n "$db_root" ]; then
+  corpus=$db_root
+elif [ "$download" = true ]; then
+  corpus=downloads/$release
+else
+  corpus=corpus/mini/$release
+  mini=true
+  # The published settings (200 epochs) are for the real corpus; the mini corpus learns in 30.
+  [ -z "$train_opts" ] && train_opts="--training.epochs 30 --training.select_after_epoch 10"
+fi
+data=data/1$subtask
+dump=dump/1$subtask
+exp=exp/1$subtask
+train_set=train
+[ -n "$train_devices" ] && train_set=train_dev${train_devices// /}
+eval_sets="test"
+feat_name() { python -m dcase_tk.bin.config_value "conf/systems/$1.yaml" features; }
+feat_conf() {
+  local name=$1
+  if [ -f "conf/feats/${name}_$fs.yaml" ]; then echo "conf/feats/${name}_$fs.yaml"; else echo "conf/feats/$name.yaml"; fi
+}
+feat_dir() { echo "$dump/$(basename "$(feat_conf "$1")" .yaml)"; }
+for system in $systems; do
+  [ -f "conf/systems/$system.yaml" ] || { echo "run.sh: no conf/systems/$system.yaml" >&2; exit 1; }
+done
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  log "Stage 0: corpus ($corpus)"
+  if [ -n "$db_root" ]; then
+    [ -f "$corpus/meta.csv" ] || { echo "run.sh: db.sh points to $corpus, which has no meta.csv" >&2; exit 1; }
+  elif [ "$download" = true ]; then
+    local/download.py --subtask "$mini_subtask" downloads downloads
+  else
+    log "=================================================================================="
+    log " No corpus configured in db.sh: using the SYNTHETIC MINI CORPUS in corpus/mini."
+    log " Its figures say the pipeline works; they are not comparable to published results."
+    log " Set TUT2018_DEV / TUT2018_MOBILE_DEV in db.sh, or run with --download true."
+    log "=================================================================================="
+    if ! python -m dcase_tk.bin.stamp check "$corpus" --force "$force" --extra "$mini_subtask" \
+        local/make_mini_corpus.py; then
+      local/make_mini_corpus.py --subtask "$mini_subtask" corpus/mini
+      python -m dcase_tk.bin.stamp done "$corpus" --extra "$mini_subtask" local/make_mini_corpus.py
+    fi
+  fi
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  log "Stage 1: data prep -> $data"
+  inputs=("$corpus/meta.csv" "$corpus/evaluation_setup")
+  extra="$subtask $train_devices $valid_fraction"
+  if ! python -m dcase_tk.bin.stamp check "$data" --force "$force" --extra "$extra" "${inputs[@]}"; then
+    local/prepare_data.py --subtask "$subtask" "$corpus" "$data"
+    if [ "$train_set" != train ]; then
+      utils/subset_data_dir.sh --filter utt2device $train_devices -- "$data/train" "$data/$train_set"
+    fi
+    utils/split_validation.sh --fraction "$valid_fraction" --strata utt2label utt2city -- \
+      "$data/$train_set" "$data/${train_set}_tr" "$data/${train_set}_cv"
+    utils/validate_data_dir.sh "$data/train" --disjoint-with "$data/test"
+    utils/validate_data_dir.sh "$data/${train_set}_tr" --disjoint-with "$data/${train_set}_cv"
+    python -m dcase_tk.bin.stamp done "$data" --extra "$extra" "${inputs[@]}"
+  fi
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  for system in $systems; do
+    feats=$(feat_dir "$(feat_name "$system")")
+    conf=$(feat_conf "$(feat_name "$system")")
+    log "Stage 2: features $conf -> $feats"
+    for set in train $eval_sets; do
+      $make_feats_script --cmd "$train_cmd" --nj "$nj" --force "$force" --config "$conf" "$data/$set" "$feats/$set"
+    done
+    # The training and validation parts are taken from the features of the whole training set.
+    for part in tr cv; do
+      if ! python -m dcase_tk.bin.stamp check "$feats/${train_set}_$part" --force "$force" \
+          "$feats/train" "$data/${train_set}_$part"; then
+        utils/subset_data_dir.sh --utt-list "$data/${train_set}_$part/wav.scp" "$feats/train" "$feats/${train_set}_$part"
+        python -m dcase_tk.bin.stamp done "$feats/${train_set}_$part" "$feats/train" "$data/${train_set}_$part"
+      fi
+    done
+  done
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  for system in $systems; do
+    feats=$(feat_dir "$(feat_name "$system")")
+    log "Stage 3: global mean/variance statistics of $feats/${train_set}_tr"
+    $compute_cmvn_script --force "$force" "$feats/${train_set}_tr"
+  done
+fi
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  for system in $systems; do
+    feats=$(feat_dir "$(feat_name "$system")")
+    log "Stage 6: training $system -> $exp/$system ${train_opts:+(overrides: $train_opts)}"
+    $train_nnet_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
+      --config "conf/systems/$system.yaml" --train_opts "$train_opts" \
+      "$feats/${train_set}_tr" "$feats/${train_set}_cv" "$exp/$system"
+  done
+fi
+
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  for system in $systems; do
+    feats=$(feat_dir "$(feat_name "$system")")
+    for set in $eval_sets; do
+      log "Stage 7: inference $system on $set -> $exp/$system/$set"
+      $infer_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
+        "$exp/$system" "$feats/$set" "$exp/$system/$set"
+    done
+  done
+fi
+
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+  average=
+  [ "$subtask" = b ] && average=b,c
+  for system in $systems; do
+    for set in $eval_sets; do
+      log "Stage 8: scoring $system on $set"
+      $score_script --force "$force" --device_average "$average" --submission_key "audio/{utt}.wav" \
+        "$data/$set" "$exp/$system/$set"
+    done
+  done
+  note="Class-averaged accuracy on the fold-1 test set."
+  $mini && note="$note MINI CORPUS (synthetic, made by local/make_mini_corpus.py): these figures check the pipeline and are not comparable to the published ones."
+  python -m dcase_tk.bin.make_results_table --exp exp --output RESULTS.md \
+    --title "DCASE 2018 Task 1 results" --note "$note" --verbose 0
+fi
+log "Done."

@@ -1,0 +1,111 @@
+"""Features: torch log-mel/MFCC against librosa, channel handling, deltas, the job tool, CMVN."""
+import subprocess
+import sys
+
+import kaldiio
+import librosa
+import numpy as np
+import pytest
+import scipy.fft
+import soundfile as sf
+
+from dcase_tk.features import cmvn
+from dcase_tk.features.spectral import FeatureConfig, FeatureConfigError, FeatureExtractor, deltas
+from dcase_tk.io.audio import read_audio, select_channels
+
+
+@pytest.fixture(scope="module")
+def noise():
+    return np.random.RandomState(0).randn(48000).astype(np.float32) * 0.1
+
+
+def test_logmel_matches_librosa(noise):
+    cfg = FeatureConfig.from_dict({"sample_rate": 48000, "n_mels": 40})
+    ours = FeatureExtractor(cfg)(noise[None])
+    ref = librosa.feature.melspectrogram(y=noise, sr=48000, n_fft=2048, hop_length=960, win_length=1920,
+                                         window="hamming", power=1.0, n_mels=40)
+    ref = np.log(ref + cfg.log_offset).T
+    assert ours.shape == (1 + len(noise) // 960, 40)
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+def test_mfcc_with_deltas_and_two_channels(noise):
+    cfg = FeatureConfig.from_dict({"sample_rate": 48000, "type": "mfcc", "n_mfcc": 13, "deltas": 2,
+                                   "channels": ["left", "right"]})
+    stereo = np.stack([noise, 0.5 * noise], axis=1)
+    feats = FeatureExtractor(cfg)(select_channels(stereo, cfg.channels))
+    assert feats.shape[1] == cfg.dim == 2 * 13 * 3
+    logmel = FeatureExtractor(FeatureConfig.from_dict({"sample_rate": 48000}))(noise[None])
+    ref_mfcc = scipy.fft.dct(logmel, type=2, norm="ortho", axis=1)[:, :13]
+    np.testing.assert_allclose(feats[:, :13], ref_mfcc, atol=1e-3)
+    ref_delta = librosa.feature.delta(ref_mfcc.T, width=5, mode="nearest").T
+    np.testing.assert_allclose(feats[:, 13:26], ref_delta, atol=1e-3)
+    # the right channel is the left at half amplitude: log-mel shifted by log(0.5), so c0 differs
+    assert not np.allclose(feats[:, 0], feats[:, 39])
+
+
+def test_channel_derivation():
+    stereo = np.array([[1.0, 3.0], [2.0, -2.0]], dtype=np.float32)
+    out = select_channels(stereo, ("mono", "left", "right", "mid", "side"))
+    np.testing.assert_allclose(out, [[2, 0], [1, 2], [3, -2], [2, 0], [-1, 2]])
+    mono = select_channels(stereo[:, :1], ("left", "right", "side"))
+    np.testing.assert_allclose(mono, [[1, 2], [1, 2], [0, 0]])
+
+
+def test_deltas_of_a_ramp_are_its_slope():
+    ramp = np.arange(20, dtype=np.float64)[:, None] * 3.0
+    d = deltas(ramp)
+    np.testing.assert_allclose(d[2:-2, 0], 3.0)
+
+
+def test_resampling_on_read(tmp_path, noise):
+    path = tmp_path / "x.wav"
+    sf.write(path, noise[:44100], 44100, subtype="PCM_24")
+    audio, rate = read_audio(str(path), 48000)
+    assert rate == 48000 and audio.shape == (48000, 1)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"type": "plp"}, "type must be"),
+    ({"channels": ["front"]}, "channels must be"),
+    ({"win_length_s": 0.1}, "longer than n_fft"),
+    ({"n_mel": 40}, "unknown feature option"),
+])
+def test_bad_feature_config(bad, message):
+    with pytest.raises(FeatureConfigError, match=message):
+        FeatureConfig.from_dict(bad)
+
+
+def test_compute_feats_tool_lists_unreadable_audio(tmp_path, noise):
+    sf.write(tmp_path / "good.wav", noise, 48000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "wav.scp").write_text(
+        f"broken {tmp_path}/broken.wav\ngood {tmp_path}/good.wav\npiped cat {tmp_path}/good.wav |\n")
+    (tmp_path / "f.yaml").write_text("sample_rate: 48000\nn_mels: 20\n")
+    ark = tmp_path / "out" / "raw.1.ark"
+    subprocess.run([sys.executable, "-m", "dcase_tk.bin.compute_feats", "--config", str(tmp_path / "f.yaml"),
+                    "--n_mels", "24", str(tmp_path / "data"), str(ark)], check=True, capture_output=True)
+    feats = kaldiio.load_scp(str(tmp_path / "out" / "raw.1.scp"))
+    assert sorted(feats) == ["good", "piped"]
+    assert feats["good"].shape == (51, 24)          # the command-line override won
+    np.testing.assert_array_equal(feats["good"], feats["piped"])
+    bad = (tmp_path / "out" / "raw.1.bad").read_text()
+    assert bad.startswith("broken ") and "broken.wav" in bad
+    assert (tmp_path / "out" / "raw.1.num_frames").read_text() == "good 51\npiped 51\n"
+    assert not list((tmp_path / "out").glob(".tmp.*"))
+
+
+def test_cmvn_is_kaldi_format_and_matches_numpy(tmp_path):
+    rng = np.random.RandomState(1)
+    mats = [rng.randn(n, 5) * 3 + 7 for n in (10, 30, 17)]
+    stats = cmvn.accumulate(mats)
+    cmvn.write(str(tmp_path / "cmvn.ark"), stats)
+    back = kaldiio.load_mat(str(tmp_path / "cmvn.ark"))      # what Kaldi's tools would read
+    assert back.shape == (2, 6) and back[0, -1] == 57
+    mean, std = cmvn.mean_std(cmvn.read(str(tmp_path / "cmvn.ark")))
+    allf = np.concatenate(mats)
+    np.testing.assert_allclose(mean, allf.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(std, allf.std(0), rtol=1e-5)
+    with pytest.raises(ValueError, match="dimension"):
+        cmvn.accumulate([np.zeros((2, 3)), np.zeros((2, 4))])
