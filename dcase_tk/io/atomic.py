@@ -14,6 +14,11 @@ def tmp_path_for(path):
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".tmp.{base}.", dir=directory)
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would, so that
+    # data dirs and models stay readable by the other users of a shared cluster.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     return tmp
 
 
