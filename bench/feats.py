@@ -66,7 +66,7 @@ def main():
         seconds = {}
         for nj in (1, 2):
             out = os.path.join(tmp, f"dump_nj{nj}")
-            step = f". {ROOT}/path.sh && make_feats.sh --nj {nj} --config {CONF} {data} {out}"
+            step = f". {ROOT}/path.sh && make_feats.sh --nj {nj} --feat_config {CONF} {data} {out}"
             seconds[f"nj{nj}"] = timed(["bash", "-c", step])
         ref_out = os.path.join(tmp, "ref.npz")
         env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -20,7 +20,7 @@ subtask=a                 # a | b | c
 systems="baseline"        # conf/systems/<name>.yaml
 nj=4                      # parallel jobs of the feature step
 download=false            # true: fetch the real corpus from Zenodo (MD5-checked) into downloads/
-train_devices=            # devices to train on; default: all for a/c, "a" for b (as the baseline)
+train_device=             # train on this device only; default: all for a/c, "a" for b (as the baseline)
 valid_fraction=0.3        # of the training locations held out for model selection
 train_opts=               # extra overrides for every system's training, e.g. "--training.epochs 50"
 num_threads=2             # threads of a training / inference job
@@ -38,7 +38,7 @@ log() { echo "$(date '+%F %T') (run.sh) $*"; }
 case "$subtask" in
   a|c) release=TUT-urban-acoustic-scenes-2018-development; db_root=$TUT2018_DEV; fs=48k; mini_subtask=a ;;
   b) release=TUT-urban-acoustic-scenes-2018-mobile-development; db_root=$TUT2018_MOBILE_DEV; fs=44k; mini_subtask=b
-     train_devices=${train_devices:-a} ;;
+     train_device=${train_device:-a} ;;
   *) echo "run.sh: --subtask must be a, b or c, got '$subtask'" >&2; exit 1 ;;
 esac
 mini=false
@@ -49,14 +49,14 @@ elif [ "$download" = true ]; then
 else
   corpus=corpus/mini/$release
   mini=true
-  # The published settings (200 epochs) are for the real corpus; the mini corpus learns in 30.
-  [ -z "$train_opts" ] && train_opts="--training.epochs 30 --training.select_after_epoch 10"
+  # The published settings (200 epochs) are for the real corpus; the mini corpus learns in 60.
+  [ -z "$train_opts" ] && train_opts="--training.epochs 60 --training.select_after_epoch 10"
 fi
 data=data/1$subtask
 dump=dump/1$subtask
 exp=exp/1$subtask
 train_set=train
-[ -n "$train_devices" ] && train_set=train_dev${train_devices// /}
+[ -n "$train_device" ] && train_set=train_dev$train_device
 eval_sets="test"
 feat_name() { python -m dcase_tk.bin.config_value "conf/systems/$1.yaml" features; }
 feat_conf() {
@@ -91,13 +91,13 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: data prep -> $data"
   inputs=("$corpus/meta.csv" "$corpus/evaluation_setup")
-  extra="$subtask $train_devices $valid_fraction"
+  extra="$subtask $train_device $valid_fraction"
   if ! python -m dcase_tk.bin.stamp check "$data" --force "$force" --extra "$extra" "${inputs[@]}"; then
     local/prepare_data.py --subtask "$subtask" "$corpus" "$data"
     if [ "$train_set" != train ]; then
-      utils/subset_data_dir.sh --filter utt2device $train_devices -- "$data/train" "$data/$train_set"
+      utils/subset_data_dir.sh --filter utt2device "$train_device" "$data/train" "$data/$train_set"
     fi
-    utils/split_validation.sh --fraction "$valid_fraction" --strata utt2label utt2city -- \
+    utils/split_validation.sh --fraction "$valid_fraction" --strata "utt2label utt2city" \
       "$data/$train_set" "$data/${train_set}_tr" "$data/${train_set}_cv"
     utils/validate_data_dir.sh "$data/train" --disjoint-with "$data/test"
     utils/validate_data_dir.sh "$data/${train_set}_tr" --disjoint-with "$data/${train_set}_cv"
@@ -111,7 +111,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     conf=$(feat_conf "$(feat_name "$system")")
     log "Stage 2: features $conf -> $feats"
     for set in train $eval_sets; do
-      $make_feats_script --cmd "$train_cmd" --nj "$nj" --force "$force" --config "$conf" "$data/$set" "$feats/$set"
+      $make_feats_script --cmd "$train_cmd" --nj "$nj" --force "$force" --feat_config "$conf" "$data/$set" "$feats/$set"
     done
     # The training and validation parts are taken from the features of the whole training set.
     for part in tr cv; do
@@ -137,7 +137,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     feats=$(feat_dir "$(feat_name "$system")")
     log "Stage 6: training $system -> $exp/$system ${train_opts:+(overrides: $train_opts)}"
     $train_nnet_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
-      --config "conf/systems/$system.yaml" --train_opts "$train_opts" \
+      --system_config "conf/systems/$system.yaml" --train_opts "$train_opts" \
       "$feats/${train_set}_tr" "$feats/${train_set}_cv" "$exp/$system"
   done
 fi

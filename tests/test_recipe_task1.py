@@ -1,0 +1,194 @@
+"""The Task 1 recipe end to end on its mini corpus: accuracy, skipping, kill and resume,
+subtask B device figures, failing jobs, Slurm, and a custom stage."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from recipe_helpers import ROOT, copy_recipe, run_recipe, start_recipe
+
+FEATS = "dump/1a/logmel40_48k"
+CHANCE = 0.1
+
+
+@pytest.fixture(scope="module")
+def recipe_a(tmp_path_factory):
+    """One unbroken run of subtask A on the mini corpus, shared by the tests below."""
+    recipe = copy_recipe("dcase2018_task1", tmp_path_factory.mktemp("t1") / "recipe")
+    result = run_recipe(recipe, "--nj", 2)
+    assert result.returncode == 0, result.stdout[-5000:]
+    return recipe, result.stdout
+
+
+def read_result(recipe, subtask="1a", system="baseline"):
+    return json.loads((recipe / "exp" / subtask / system / "test" / "result.json").read_text())
+
+
+def test_mini_corpus_accuracy_well_above_chance(recipe_a):
+    recipe, output = recipe_a
+    assert "SYNTHETIC MINI CORPUS" in output
+    result = read_result(recipe)
+    assert result["n_utts"] == 60
+    assert result["class_avg_accuracy"] >= 0.5, result["per_class"]      # chance is 0.1
+    assert "class average" in output                                      # the table was printed
+    row = [line for line in (recipe / "RESULTS.md").read_text().splitlines() if line.startswith("| 1a | baseline |")]
+    assert row and f"| {100 * result['class_avg_accuracy']:.1f} |" in row[0] and row[0].endswith("| 59.7 |")
+    classes = (recipe / "data/1a/test/classes.txt").read_text().split()
+    submission = (recipe / "exp/1a/baseline/test/submission.txt").read_text().splitlines()
+    test_utts = [line.split()[0] for line in (recipe / "data/1a/test/wav.scp").read_text().splitlines()]
+    assert [s.split("\t")[0] for s in submission] == [f"audio/{u}.wav" for u in test_utts]
+    assert all(s.split("\t")[1] in classes for s in submission)
+
+
+def test_data_and_features_follow_the_contracts(recipe_a):
+    recipe, _ = recipe_a
+    groups = lambda d: {line.split()[1] for line in (recipe / d / "utt2spk").read_text().splitlines()}
+    assert not groups("data/1a/train") & groups("data/1a/test")
+    assert not groups("data/1a/train_tr") & groups("data/1a/train_cv")
+    assert groups("data/1a/train_tr") | groups("data/1a/train_cv") == groups("data/1a/train")
+    feats = kaldiio.load_scp(str(recipe / FEATS / "test" / "feats.scp"))
+    assert len(feats) == 60 and all(feats[u].shape == (501, 40) for u in feats)
+    assert (recipe / FEATS / "test" / "frame_shift").read_text().strip() == "0.02"
+    stats = kaldiio.load_mat(str(recipe / FEATS / "train_tr" / "cmvn.ark"))
+    assert stats.shape == (2, 41) and stats[0, -1] == 501 * len(
+        (recipe / "data/1a/train_tr/wav.scp").read_text().splitlines())
+    config = (recipe / "exp/1a/baseline/config.yaml").read_text()
+    assert "epochs: 60" in config and "name: cnn_baseline" in config
+
+
+def test_rerun_does_no_work_and_says_so(recipe_a):
+    recipe, _ = recipe_a
+    watched = [recipe / "exp/1a/baseline/final.pt", recipe / FEATS / "train/data/raw_feats.1.ark",
+               recipe / "exp/1a/baseline/test/score", recipe / "data/1a/train/wav.scp"]
+    before = [p.stat().st_mtime_ns for p in watched]
+    result = run_recipe(recipe, "--nj", 2)
+    assert result.returncode == 0, result.stdout[-3000:]
+    skipped = [line for line in result.stdout.splitlines() if "up to date" in line]
+    # corpus, data, 3 feature dirs, 2 subsets, cmvn, training, inference, scoring
+    assert len(skipped) == 11, result.stdout
+    assert "computing features" not in result.stdout and "training exp" not in result.stdout
+    assert [p.stat().st_mtime_ns for p in watched] == before
+
+
+def wait_for(path, proc, timeout=300):
+    t0 = time.time()
+    while not path.exists():
+        assert proc.poll() is None, f"run.sh ended (code {proc.returncode}) before {path} appeared"
+        assert time.time() - t0 < timeout, f"{path} did not appear in {timeout} s"
+        time.sleep(0.05)
+
+
+def kill_tree(proc):
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_killed_during_features_and_training_resumes_to_same_outputs(recipe_a, tmp_path):
+    reference, _ = recipe_a
+    recipe = copy_recipe("dcase2018_task1", tmp_path / "recipe")
+    corpus = reference / "corpus/mini/TUT-urban-acoustic-scenes-2018-development"
+    env = {"TUT2018_DEV": str(corpus)}     # the same corpus, not built again
+    args = ["--nj", 2, "--train_opts", "--training.epochs 60 --training.select_after_epoch 10"]
+
+    proc = start_recipe(recipe, *args, env=env)
+    wait_for(recipe / FEATS / "train/log/make_feats.1.log", proc)
+    kill_tree(proc)
+    assert not (recipe / FEATS / "train/.done").exists()
+    for scp in (recipe / FEATS / "train/data").glob("*.scp"):       # whatever exists is whole
+        assert all(m.shape == (501, 40) for m in kaldiio.load_scp(str(scp)).values())
+
+    proc = start_recipe(recipe, *args, env=env)
+    wait_for(recipe / "exp/1a/baseline/checkpoints/epoch_0005.pt", proc)
+    kill_tree(proc)
+    assert not (recipe / "exp/1a/baseline/final.pt").exists()
+
+    result = run_recipe(recipe, *args, env=env)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "resuming from" in (recipe / "exp/1a/baseline/train.log").read_text()
+    a = torch.load(reference / "exp/1a/baseline/final.pt", weights_only=True)
+    b = torch.load(recipe / "exp/1a/baseline/final.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (recipe / "exp/1a/baseline/test/score").read_text() == \
+        (reference / "exp/1a/baseline/test/score").read_text()
+    assert read_result(recipe) == read_result(reference)
+
+
+def test_failed_feature_job_fails_the_step_with_its_log(recipe_a, tmp_path):
+    recipe, _ = recipe_a
+    out = tmp_path / "dump"
+    (out / "data" / "raw_feats.2.ark").mkdir(parents=True)        # job 2 cannot write its ark
+    step = ["bash", "-c", f". ./path.sh && steps/make_feats.sh --nj 2 --feat_config conf/feats/logmel40_48k.yaml "
+                          f"data/1a/test {out}"]
+    r = subprocess.run(step, cwd=recipe, capture_output=True, text=True)
+    assert r.returncode != 0
+    report = r.stdout + r.stderr
+    assert "1 of 2 jobs failed" in report and f"{out}/log/make_feats.2.log" in report
+    assert "IsADirectoryError" in report                              # the log's tail is shown
+    assert not (out / "feats.scp").exists()
+    job1 = (out / "log/make_feats.1.log").stat().st_mtime_ns
+    (out / "data" / "raw_feats.2.ark").rmdir()
+    r = subprocess.run(step, cwd=recipe, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "log/make_feats.1.log").stat().st_mtime_ns == job1      # only job 2 re-ran
+    assert len((out / "feats.scp").read_text().splitlines()) == 60
+
+
+def test_slurm_feature_step_matches_local(recipe_a, slurm_cluster, tmp_path):
+    recipe, _ = recipe_a
+    out = tmp_path / "dump_slurm"
+    step = (f". ./path.sh && steps/make_feats.sh --cmd 'slurm.py --config conf/slurm.conf' --nj 2 "
+            f"--feat_config conf/feats/logmel40_48k.yaml data/1a/test {out}")
+    r = subprocess.run(["bash", "-c", step], cwd=recipe, capture_output=True, text=True,
+                       env={**os.environ, **slurm_cluster}, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "sbatch" in (out / "log/q").iterdir().__next__().read_text() or list((out / "log/q").iterdir())
+    local = kaldiio.load_scp(str(recipe / FEATS / "test/feats.scp"))
+    slurm = kaldiio.load_scp(str(out / "feats.scp"))
+    assert sorted(local) == sorted(slurm)
+    assert all(np.array_equal(local[u], slurm[u]) for u in local)
+
+
+MAJORITY_INFER = """#!/usr/bin/env bash
+set -euo pipefail
+while [[ $1 == --* ]]; do shift 2; done
+dump=$2; out=$3
+mkdir -p "$out"
+cp "$dump/classes.txt" "$out/classes.txt"
+label=$(cut -d' ' -f2 "$(dirname "$dump")/train_tr/utt2label" | sort | uniq -c | sort -rn | awk 'NR==1{print $2}')
+awk -v l="$label" '{print $1, l}' "$dump/wav.scp" > "$out/decision"
+"""
+
+
+def test_custom_inference_stage(recipe_a):
+    recipe, _ = recipe_a
+    (recipe / "my_infer.sh").write_text(MAJORITY_INFER)
+    (recipe / "my_infer.sh").chmod(0o755)
+    (recipe / "conf/systems/majority.yaml").write_text("features: logmel40\n")
+    r = run_recipe(recipe, "--stage", 7, "--systems", "majority", "--infer_script", "./my_infer.sh")
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert read_result(recipe, system="majority")["class_avg_accuracy"] == pytest.approx(CHANCE)
+    rows = (recipe / "RESULTS.md").read_text()
+    assert "| 1a | baseline | test |" in rows and "| 1a | majority | test |" in rows
+
+
+def test_subtask_b_reports_devices_and_bc_average(tmp_path):
+    recipe = copy_recipe("dcase2018_task1", tmp_path / "recipe")
+    r = run_recipe(recipe, "--subtask", "b", "--nj", 2,
+                   "--train_opts", "--training.epochs 3 --training.select_after_epoch 1")
+    assert r.returncode == 0, r.stdout[-5000:]
+    result = read_result(recipe, subtask="1b")
+    assert set(result["per_device"]) == {"a", "b", "c"}
+    bc = [result["per_device"][d]["class_avg_accuracy"] for d in ("b", "c")]
+    assert result["device_average"]["devices"] == ["b", "c"]
+    assert result["device_average"]["class_avg_accuracy"] == pytest.approx(sum(bc) / 2)
+    table = (recipe / "exp/1b/baseline/test/result.txt").read_text()
+    assert "dev a" in table and "dev b" in table and "dev c" in table and "avg b+c" in table
+    train_devices = {line.split()[1] for line in (recipe / "data/1b/train_deva_tr/utt2device").read_text().splitlines()}
+    assert train_devices == {"a"}                                  # the baseline trains on device A only
+    assert "| 1b | baseline | test |" in (recipe / "RESULTS.md").read_text()
