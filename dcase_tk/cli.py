@@ -16,9 +16,12 @@ class ToolError(RuntimeError):
     """An error a user can fix; printed as one message without a traceback."""
 
 
-def parser(description):
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Docstrings keep their layout (examples), and every option shows its default."""
+
+
+def parser(description, prog=None):
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_HelpFormatter)
     p.add_argument("--verbose", type=int, default=1, help="0: warnings only, 1: info, 2: debug")
     return p
 
