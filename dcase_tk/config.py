@@ -5,6 +5,7 @@ key reaches into a nested section (``--training.epochs 5``). Values are parsed a
 so ``5`` is an int, ``true`` a bool, ``[5, 5]`` a list. YAML is always read with safe loading.
 """
 import copy
+import dataclasses
 
 import yaml
 
@@ -101,3 +102,12 @@ def dump(config):
 
 def save(config, path):
     write_text(path, dump(config))
+
+
+def dataclass_from_dict(cls, values, what):
+    """``cls(**values)`` after checking every key is one of the dataclass's fields."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} option(s) {unknown}; known: {sorted(known)}")
+    return cls(**values)

@@ -10,6 +10,7 @@ import librosa
 import numpy as np
 import torch
 
+from dcase_tk.config import ConfigError, dataclass_from_dict
 from dcase_tk.io.audio import CHANNEL_SPECS
 
 WINDOWS = {"hamming": torch.hamming_window, "hann": torch.hann_window,
@@ -43,15 +44,14 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise FeatureConfigError(f"unknown feature option(s) {unknown}; known: {sorted(known)}")
         d = dict(d)
         if "channels" in d:
             ch = d["channels"]
             d["channels"] = tuple([ch] if isinstance(ch, str) else ch)
-        cfg = cls(**d)
+        try:
+            cfg = dataclass_from_dict(cls, d, "feature")
+        except ConfigError as e:
+            raise FeatureConfigError(str(e)) from None
         cfg.check()
         return cfg
 

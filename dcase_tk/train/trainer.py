@@ -15,6 +15,7 @@ import time
 import torch
 from torch import nn
 
+from dcase_tk.config import dataclass_from_dict
 from dcase_tk.io.atomic import atomic_open
 from dcase_tk.plots import plot_curves
 from dcase_tk.scoring.classification import summary
@@ -41,11 +42,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-        c = cls(**d)
+        c = dataclass_from_dict(cls, d, "training")
         if c.select_metric not in METRICS:
             raise ValueError(f"select_metric must be one of {sorted(METRICS)}, got {c.select_metric}")
         if c.optimizer not in ("adam", "sgd"):
