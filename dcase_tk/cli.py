@@ -8,11 +8,12 @@ import sys
 import tqdm
 
 from dcase_tk import config as cfg
+from dcase_tk.errors import UserError
 
 log = logging.getLogger("dcase_tk")
 
 
-class ToolError(RuntimeError):
+class ToolError(UserError, RuntimeError):
     """An error a user can fix; printed as one message without a traceback."""
 
 
@@ -102,14 +103,9 @@ def pick_device(name):
 
 def run(main):
     """Run ``main()``; known user errors become ``<tool>: error: <message>`` and exit 1."""
-    from dcase_tk.data.safety import DataDirError
-    from dcase_tk.io.audio import AudioError
-    from dcase_tk.io.table import TableError
-    from dcase_tk.features.spectral import FeatureConfigError
     try:
         main()
-    except (ToolError, DataDirError, TableError, AudioError, cfg.ConfigError, FeatureConfigError,
-            FileNotFoundError) as e:
+    except (UserError, FileNotFoundError) as e:
         tool = os.path.basename(sys.argv[0]).removesuffix(".py")
         print(f"{tool}: error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -9,10 +9,11 @@ import dataclasses
 
 import yaml
 
+from dcase_tk.errors import UserError
 from dcase_tk.io.atomic import write_text
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     pass
 
 

@@ -202,3 +202,20 @@ def test_job_array_names_and_substitution():
     assert parse_job_array(["log/train.log", "cmd"]).name == "train"
     with pytest.raises(UsageError):
         parse_job_array(["JOB=1:x", "log", "cmd"])
+
+
+def test_jobs_die_with_a_launcher_killed_by_sigkill(launch, tmp_path):
+    proc = launch("run.py", "JOB=1:2", "log/x.JOB.log", "echo", "$$", ">", "pid.JOB;", "sleep", "60",
+                  wait=False)
+    deadline = time.monotonic() + 20
+    while not all((tmp_path / f"pid.{i}").exists() for i in (1, 2)):
+        assert time.monotonic() < deadline, "jobs did not start"
+        time.sleep(0.05)
+    time.sleep(0.1)
+    pids = [int((tmp_path / f"pid.{i}").read_text()) for i in (1, 2)]
+    proc.kill()                                   # SIGKILL: the launcher cannot clean up
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(os.path.exists(f"/proc/{pid}") for pid in pids):
+        assert time.monotonic() < deadline, "jobs outlived their killed launcher"
+        time.sleep(0.1)

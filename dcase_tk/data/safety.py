@@ -6,11 +6,13 @@ a message that says which id or path and how to fix it.
 """
 import re
 
+from dcase_tk.errors import UserError
+
 SAFE_KEY = re.compile(r"^[A-Za-z0-9_.+@=,:-][A-Za-z0-9_.+@=,:/-]*$")
 UNSAFE_PATH_CHARS = set(" \t\n\r;|&$`\\\"'<>(){}*?[]!#~")
 
 
-class DataDirError(ValueError):
+class DataDirError(UserError, ValueError):
     """A data directory (or the corpus feeding it) is malformed; the message says where and how to fix."""
 
 

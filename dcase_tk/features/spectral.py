@@ -17,7 +17,7 @@ WINDOWS = {"hamming": torch.hamming_window, "hann": torch.hann_window,
            "blackman": torch.blackman_window}
 
 
-class FeatureConfigError(ValueError):
+class FeatureConfigError(ConfigError):
     pass
 
 

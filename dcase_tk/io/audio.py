@@ -5,10 +5,12 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from dcase_tk.errors import UserError
+
 CHANNEL_SPECS = ("mono", "left", "right", "mid", "side")
 
 
-class AudioError(RuntimeError):
+class AudioError(UserError, RuntimeError):
     """Audio that cannot be used; the message names the file and the reason."""
 
 

@@ -4,10 +4,11 @@
 """
 import os
 
+from dcase_tk.errors import UserError
 from dcase_tk.io.atomic import atomic_open
 
 
-class TableError(ValueError):
+class TableError(UserError, ValueError):
     """A malformed table file; the message names the file, the line and what to do."""
 
 

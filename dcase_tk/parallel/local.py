@@ -35,9 +35,22 @@ def concurrency(req, njobs):
     return min(limits)
 
 
+# A job has its own process group, so a launcher killed with SIGKILL (or with its caller's whole
+# group) would leave it running, still writing outputs that a re-run writes too. Each job
+# therefore watches its launcher and kills its own group within a second of the launcher's end.
+WATCHDOG = """launcher=$1; shift
+( while kill -0 "$launcher" 2>/dev/null; do sleep 1; done; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &
+watchdog=$!
+run_job "$@"
+code=$?
+kill "$watchdog" 2>/dev/null
+exit "$code"
+"""
+
+
 def _start(job, threads):
     return subprocess.Popen(
-        ["bash", "-c", logs.RUN_JOB + '\nrun_job "$@"', "run_job",
+        ["bash", "-c", logs.RUN_JOB + "\n" + WATCHDOG, "run_job", str(os.getpid()),
          job.log, logs.header(job.command), job.command, str(threads)],
         start_new_session=True)
 
