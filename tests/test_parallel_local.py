@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from helpers import wait_for_pids
 from dcase_tk.parallel import cli, local, logs
 from dcase_tk.parallel.jobs import UsageError, parse_job_array
 
@@ -157,12 +158,7 @@ def test_parse_mem(value, mb):
 def test_signal_stops_running_jobs(launch, tmp_path, sig, process_gone):
     proc = launch("run.py", "JOB=1:2", "log/s.JOB.log", "echo", "$$", ">", "pid.JOB", "&&", "exec", "sleep", "60",
                   wait=False)
-    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
-    deadline = time.monotonic() + 10
-    while not all(p.exists() and p.read_text().strip() for p in pid_files):
-        assert time.monotonic() < deadline, "jobs did not start"
-        time.sleep(0.05)
-    pids = [int(p.read_text()) for p in pid_files]
+    pids = wait_for_pids(tmp_path, 2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 128 + sig
@@ -204,18 +200,11 @@ def test_job_array_names_and_substitution():
         parse_job_array(["JOB=1:x", "log", "cmd"])
 
 
-def test_jobs_die_with_a_launcher_killed_by_sigkill(launch, tmp_path):
+def test_jobs_die_with_a_launcher_killed_by_sigkill(launch, tmp_path, process_gone):
     proc = launch("run.py", "JOB=1:2", "log/x.JOB.log", "echo", "$$", ">", "pid.JOB;", "sleep", "60",
                   wait=False)
-    deadline = time.monotonic() + 20
-    while not all((tmp_path / f"pid.{i}").exists() for i in (1, 2)):
-        assert time.monotonic() < deadline, "jobs did not start"
-        time.sleep(0.05)
-    time.sleep(0.1)
-    pids = [int((tmp_path / f"pid.{i}").read_text()) for i in (1, 2)]
+    pids = wait_for_pids(tmp_path, 2)
     proc.kill()                                   # SIGKILL: the launcher cannot clean up
     proc.wait()
-    deadline = time.monotonic() + 5
-    while any(os.path.exists(f"/proc/{pid}") for pid in pids):
-        assert time.monotonic() < deadline, "jobs outlived their killed launcher"
-        time.sleep(0.1)
+    for pid in pids:
+        assert process_gone(pid, within=5), f"job process {pid} outlived its killed launcher"

@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from helpers import wait_for_pids
 from dcase_tk.parallel import cli, grid, logs
 from dcase_tk.parallel.conf import load_config, parse_config
 from dcase_tk.parallel.sge import BUILTIN_CONFIG, Sge
@@ -108,15 +109,11 @@ def test_real_sge_task_killed_before_its_footer(sge_cluster, launch, tmp_path):
 def test_real_sge_sigterm_deletes_the_job(sge_cluster, launch, tmp_path, process_gone):
     proc = launch("queue.py", "JOB=1:2", "log/s.JOB.log", "echo", "$$", ">", "pid.JOB", "&&", "exec", "sleep", 60,
                   env=sge_cluster, wait=False)
-    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
-    deadline = time.monotonic() + 20
-    while not all(p.exists() and p.read_text().strip() for p in pid_files):
-        assert time.monotonic() < deadline, "array tasks did not start"
-        time.sleep(0.1)
+    pids = wait_for_pids(tmp_path, 2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM, err
     queue = subprocess.run(["qstat"], env={**os.environ, **sge_cluster}, capture_output=True, text=True, check=True)
     assert "s.sh" not in queue.stdout
-    for pid in (int(p.read_text()) for p in pid_files):
+    for pid in pids:
         assert process_gone(pid, within=10), f"job process {pid} survived"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import wait_for_pids
 from dcase_tk.parallel import cli, grid, logs
 from dcase_tk.parallel.conf import load_config, parse_config
 from dcase_tk.parallel.jobs import UsageError
@@ -81,11 +82,7 @@ def test_task_killed_before_its_footer_is_reported(slurm_cluster, launch, tmp_pa
 def test_sigterm_cancels_the_array(slurm_cluster, launch, tmp_path, process_gone):
     proc = launch("slurm.py", "JOB=1:2", "log/s.JOB.log", "echo", "$$", ">", "pid.JOB", "&&", "exec", "sleep", 60,
                   env=slurm_cluster, wait=False)
-    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
-    deadline = time.monotonic() + 20
-    while not all(p.exists() and p.read_text().strip() for p in pid_files):
-        assert time.monotonic() < deadline, "array tasks did not start"
-        time.sleep(0.1)
+    pids = wait_for_pids(tmp_path, 2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM, err
@@ -93,7 +90,7 @@ def test_sigterm_cancels_the_array(slurm_cluster, launch, tmp_path, process_gone
     queue = subprocess.run(["squeue", "-h", "-n", "s.sh"], env={**os.environ, **slurm_cluster},
                            capture_output=True, text=True, check=True)
     assert queue.stdout == ""
-    for pid in (int(p.read_text()) for p in pid_files):
+    for pid in pids:
         assert process_gone(pid), f"job process {pid} survived"
 
 

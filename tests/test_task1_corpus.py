@@ -1,10 +1,8 @@
 """Task 1 mini corpus (layout, learnability, device colouring) and data prep on it."""
 import collections
-import importlib.util
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import librosa
@@ -16,25 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from helpers import load_local
 from dcase_tk.data.safety import DataDirError
 from dcase_tk.io.table import read_list, read_table
 
-LOCAL = Path(__file__).resolve().parents[1] / "local" / "dcase2018_task1"
 
 
-def load_local(name):
-    """Import a Task 1 local script under a unique module name (scripts of other tasks share names)."""
-    if str(LOCAL) not in sys.path:
-        sys.path.insert(0, str(LOCAL))
-    spec = importlib.util.spec_from_file_location(f"task1_{name}", LOCAL / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
-
-mini = load_local("make_mini_corpus")
-prep = load_local("prepare_data")
+mini = load_local("dcase2018_task1", "make_mini_corpus")
+prep = load_local("dcase2018_task1", "prepare_data")
 SCENES = sorted(prep.SCENES)
 NAME = re.compile(r"^audio/([a-z_]+)-([a-z]+)-(\d+)-(\d+)-([abc])\.wav$")
 

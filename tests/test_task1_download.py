@@ -1,33 +1,21 @@
 """Task 1 download: archives served by a local HTTP server on 127.0.0.1, never the internet."""
 import hashlib
 import http.server
-import importlib.util
 import os
-import sys
 import threading
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from helpers import load_local
 from dcase_tk.io.download import DownloadError
 
-LOCAL = Path(__file__).resolve().parents[1] / "local" / "dcase2018_task1"
 RELEASE = "TUT-urban-acoustic-scenes-2018-development"
 
 
-def load_local(name):
-    """Import a Task 1 local script under a unique module name (scripts of other tasks share names)."""
-    if str(LOCAL) not in sys.path:
-        sys.path.insert(0, str(LOCAL))
-    spec = importlib.util.spec_from_file_location(f"task1_{name}", LOCAL / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
-
-download = load_local("download")
+download = load_local("dcase2018_task1", "download")
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):

@@ -1,7 +1,11 @@
-"""Running a recipe in a scratch copy: tests must not write into the repository's egs/ dir."""
+"""Helpers shared by test modules: recipes run in scratch copies (tests never write into the
+repository's egs/ dirs), local corpus scripts imported by path, and waiting for jobs to start."""
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +38,25 @@ def start_recipe(recipe, *args, env=None, log=None):
     return subprocess.Popen(["./run.sh", *map(str, args)], cwd=recipe, start_new_session=True,
                             stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
+
+
+def load_local(task, name):
+    """Import ``local/<task>/<name>.py`` as module ``<task>_<name>`` (tasks share script names)."""
+    directory = ROOT / "local" / task
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    spec = importlib.util.spec_from_file_location(f"{task}_{name}", directory / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def wait_for_pids(directory, n, timeout=20):
+    """PIDs that jobs 1..n wrote to ``directory/pid.<i>``, once all have."""
+    files = [Path(directory) / f"pid.{i}" for i in range(1, n + 1)]
+    deadline = time.monotonic() + timeout
+    while not all(p.exists() and p.read_text().strip() for p in files):
+        assert time.monotonic() < deadline, "jobs did not start"
+        time.sleep(0.05)
+    return [int(p.read_text()) for p in files]
