@@ -6,7 +6,7 @@ Prints one JSON line. Every figure is wall-clock time of the whole thing a user 
 (process start-up, imports and, for librosa, its numba compilation included), measured in this
 run on the same synthetic clips (10 s, 48 kHz, stereo, 24 bit, like Task 1A).
 
-  python bench/feats.py [--clips 120]
+  python bench/feats.py [--clips 600]
 """
 import argparse
 import json
@@ -59,7 +59,7 @@ def timed(cmd, env=None):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--clips", type=int, default=120)
+    p.add_argument("--clips", type=int, default=600)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = make_clips(tmp, args.clips)

@@ -10,7 +10,8 @@ import scipy.fft
 import soundfile as sf
 
 from dcase_tk.features import cmvn
-from dcase_tk.features.spectral import FeatureConfig, FeatureConfigError, FeatureExtractor, deltas
+from dcase_tk.features.config import FeatureConfig, FeatureConfigError
+from dcase_tk.features.spectral import FeatureExtractor, deltas
 from dcase_tk.io.audio import read_audio, select_channels
 
 

@@ -12,7 +12,7 @@ import torch
 
 from dcase_tk import cli
 from dcase_tk.features.extract import extract
-from dcase_tk.features.spectral import FeatureConfig
+from dcase_tk.features.config import FeatureConfig
 from dcase_tk.io.table import read_table
 
 log = logging.getLogger("dcase_tk.compute_feats")

@@ -13,7 +13,7 @@ import os
 
 from dcase_tk import cli, config as cfg
 from dcase_tk.data import datadir
-from dcase_tk.features.spectral import FeatureConfig
+from dcase_tk.features.config import FeatureConfig
 from dcase_tk.io.table import read_table
 
 log = logging.getLogger("dcase_tk.merge_feats")

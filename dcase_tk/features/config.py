@@ -1,0 +1,80 @@
+"""Feature configs (``conf/feats/<name>.yaml``), kept free of torch and librosa so that light
+tools (merging job outputs, reading frame shifts) start fast."""
+import dataclasses
+
+from dcase_tk.config import ConfigError, dataclass_from_dict
+
+CHANNEL_SPECS = ("mono", "left", "right", "mid", "side")
+WINDOWS = ("hamming", "hann", "blackman")
+
+
+class FeatureConfigError(ConfigError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that defines a feature type; read from ``conf/feats/<name>.yaml``."""
+    type: str = "logmel"              # logmel | mfcc
+    sample_rate: int = 48000          # audio is resampled to this rate
+    channels: tuple = ("mono",)       # stacked along the feature axis, channel-major
+    win_length_s: float = 0.04
+    hop_length_s: float = 0.02
+    n_fft: int = 2048
+    window: str = "hamming"           # periodic ("asymmetric") window, as librosa/scipy
+    n_mels: int = 40
+    fmin: float = 0.0
+    fmax: float = None                # None: sample_rate / 2
+    htk: bool = False
+    mel_norm: str = "slaney"          # slaney | none
+    power: float = 1.0                # 1: magnitude (the Task 1 baseline), 2: power
+    log_offset: float = 2.220446049250313e-16  # log(mel + offset); the baseline's numpy eps
+    n_mfcc: int = 20                  # mfcc only
+    deltas: int = 0                   # 0, 1 (+delta) or 2 (+delta+delta-delta)
+    delta_width: int = 2              # regression half-width N, as Kaldi's add-deltas
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        if "channels" in d:
+            ch = d["channels"]
+            d["channels"] = tuple([ch] if isinstance(ch, str) else ch)
+        try:
+            cfg = dataclass_from_dict(cls, d, "feature")
+        except ConfigError as e:
+            raise FeatureConfigError(str(e)) from None
+        cfg.check()
+        return cfg
+
+    def check(self):
+        if self.type not in ("logmel", "mfcc"):
+            raise FeatureConfigError(f"type must be logmel or mfcc, got '{self.type}'")
+        bad = [c for c in self.channels if c not in CHANNEL_SPECS]
+        if bad or not self.channels:
+            raise FeatureConfigError(f"channels must be a list from {CHANNEL_SPECS}, got {list(self.channels)}")
+        if self.window not in WINDOWS:
+            raise FeatureConfigError(f"window must be one of {sorted(WINDOWS)}, got '{self.window}'")
+        if self.win_samples > self.n_fft:
+            raise FeatureConfigError(
+                f"window of {self.win_samples} samples ({self.win_length_s} s at {self.sample_rate} Hz) "
+                f"is longer than n_fft={self.n_fft}")
+        if self.deltas not in (0, 1, 2):
+            raise FeatureConfigError(f"deltas must be 0, 1 or 2, got {self.deltas}")
+        if self.mel_norm not in ("slaney", "none"):
+            raise FeatureConfigError(f"mel_norm must be slaney or none, got {self.mel_norm}")
+
+    @property
+    def win_samples(self):
+        return int(round(self.win_length_s * self.sample_rate))
+
+    @property
+    def hop_samples(self):
+        return int(round(self.hop_length_s * self.sample_rate))
+
+    @property
+    def base_dim(self):
+        return self.n_mfcc if self.type == "mfcc" else self.n_mels
+
+    @property
+    def dim(self):
+        return self.base_dim * (1 + self.deltas) * len(self.channels)
