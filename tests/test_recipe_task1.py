@@ -59,7 +59,7 @@ def test_data_and_features_follow_the_contracts(recipe_a):
     assert stats.shape == (2, 41) and stats[0, -1] == 501 * len(
         (recipe / "data/1a/train_tr/wav.scp").read_text().splitlines())
     config = (recipe / "exp/1a/baseline/config.yaml").read_text()
-    assert "epochs: 60" in config and "name: cnn_baseline" in config
+    assert "epochs: 100" in config and "name: cnn_baseline" in config
 
 
 def test_rerun_does_no_work_and_says_so(recipe_a):
@@ -94,7 +94,7 @@ def test_killed_during_features_and_training_resumes_to_same_outputs(recipe_a, t
     recipe = copy_recipe("dcase2018_task1", tmp_path / "recipe")
     corpus = reference / "corpus/mini/TUT-urban-acoustic-scenes-2018-development"
     env = {"TUT2018_DEV": str(corpus)}     # the same corpus, not built again
-    args = ["--nj", 2, "--train_opts", "--training.epochs 60 --training.select_after_epoch 10"]
+    args = ["--nj", 2, "--train_opts", "--training.epochs 100 --training.select_after_epoch 10"]
 
     proc = start_recipe(recipe, *args, env=env)
     wait_for(recipe / FEATS / "train/log/make_feats.1.log", proc)

@@ -49,8 +49,8 @@ elif [ "$download" = true ]; then
 else
   corpus=corpus/mini/$release
   mini=true
-  # The published settings (200 epochs) are for the real corpus; the mini corpus learns in 60.
-  [ -z "$train_opts" ] && train_opts="--training.epochs 60 --training.select_after_epoch 10"
+  # The published settings (200 epochs) are for the real corpus; the mini corpus learns in 100.
+  [ -z "$train_opts" ] && train_opts="--training.epochs 100 --training.select_after_epoch 10"
 fi
 data=data/1$subtask
 dump=dump/1$subtask
