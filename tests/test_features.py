@@ -1,4 +1,5 @@
 """Features: torch log-mel/MFCC against librosa, channel handling, deltas, the job tool, CMVN."""
+import os
 import subprocess
 import sys
 
@@ -110,3 +111,29 @@ def test_cmvn_is_kaldi_format_and_matches_numpy(tmp_path):
     np.testing.assert_allclose(std, allf.std(0), rtol=1e-5)
     with pytest.raises(ValueError, match="dimension"):
         cmvn.accumulate([np.zeros((2, 3)), np.zeros((2, 4))])
+
+
+def test_feature_step_fails_above_the_bad_audio_fraction(tmp_path, noise):
+    sf.write(tmp_path / "good.wav", noise, 48000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"a {tmp_path}/broken.wav\nb {tmp_path}/good.wav\n")
+    (data / "utt2label").write_text("a x\nb y\n")
+    (data / "classes.txt").write_text("x\ny\n")
+    (tmp_path / "f.yaml").write_text("sample_rate: 48000\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def step(fraction):
+        cmd = (f". {root}/path.sh && make_feats.sh --nj 2 --max_bad_fraction {fraction} "
+               f"--feat_config {tmp_path}/f.yaml {data} {tmp_path}/dump")
+        return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True)
+
+    r = step(0.1)
+    assert r.returncode != 0 and "1 of 2 utterances" in r.stderr and "broken.wav" in r.stderr
+    assert not (tmp_path / "dump" / "feats.scp").exists()
+    r = step(0.5)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "dump" / "feats.scp").read_text().split()[0] == "b"
+    assert (tmp_path / "dump" / "utt2label").read_text() == "b y\n"          # the dump dir is consistent
+    assert (tmp_path / "dump" / "bad_utts").read_text().startswith("a ")

@@ -62,6 +62,15 @@ def test_data_and_features_follow_the_contracts(recipe_a):
     assert "epochs: 100" in config and "name: cnn_baseline" in config
 
 
+def test_subtask_c_prepares_the_subtask_a_release(recipe_a):
+    recipe, _ = recipe_a
+    r = run_recipe(recipe, "--subtask", "c", "--stop_stage", 1)
+    assert r.returncode == 0, r.stdout[-3000:]
+    for name in ("train", "test"):
+        assert (recipe / "data/1c" / name / "utt2label").read_text() == \
+            (recipe / "data/1a" / name / "utt2label").read_text()
+
+
 def test_rerun_does_no_work_and_says_so(recipe_a):
     recipe, _ = recipe_a
     watched = [recipe / "exp/1a/baseline/final.pt", recipe / FEATS / "train/data/raw_feats.1.ark",
@@ -147,7 +156,8 @@ def test_slurm_feature_step_matches_local(recipe_a, slurm_cluster, tmp_path):
     r = subprocess.run(["bash", "-c", step], cwd=recipe, capture_output=True, text=True,
                        env={**os.environ, **slurm_cluster}, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "sbatch" in (out / "log/q").iterdir().__next__().read_text() or list((out / "log/q").iterdir())
+    script = (out / "log/q/make_feats.sh").read_text()           # one array submission of 2 tasks
+    assert "sbatch" in script and "--array=1-2" in script
     local = kaldiio.load_scp(str(recipe / FEATS / "test/feats.scp"))
     slurm = kaldiio.load_scp(str(out / "feats.scp"))
     assert sorted(local) == sorted(slurm)
