@@ -86,17 +86,6 @@ def apply_overrides(config, overrides, known_only=False):
     return config
 
 
-def merge(base, update):
-    """Deep-merge ``update`` into a copy of ``base``."""
-    result = copy.deepcopy(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
-
-
 def dump(config):
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
 

@@ -2,8 +2,6 @@
 
 ``read_table`` keeps the line numbers so that every error names the file and the line.
 """
-import os
-
 from dcase_tk.errors import UserError
 from dcase_tk.io.atomic import atomic_open
 
@@ -76,6 +74,3 @@ def write_list(path, items):
         for item in items:
             f.write(f"{item}\n")
 
-
-def exists(directory, name):
-    return os.path.isfile(os.path.join(directory, name))

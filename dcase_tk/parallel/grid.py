@@ -8,6 +8,7 @@ each job by its log footer: the scheduler's own accounting is optional (many sit
 cluster, have none) and is only quoted to explain a job that left no footer. SIGINT/SIGTERM
 cancel the array.
 """
+import abc
 import functools
 import os
 import shlex
@@ -26,34 +27,36 @@ MAX_POLL_FAILURES = 30  # consecutive failed polls before giving up on following
 CANCEL_WAIT_S = 15  # how long to watch a cancelled array leave the queue
 
 
-class Scheduler:
+class Scheduler(abc.ABC):
     """What differs between batch systems; subclasses fill it in (slurm.Slurm, sge.Sge)."""
     prog = None  # the launcher's name in messages
     task_var = None  # the environment variable holding the array task id
     builtin_config = None  # the config used without --config ...
     builtin_config_source = None  # ... and how messages name it
 
+    @abc.abstractmethod
     def array_flags(self, indices, max_jobs_run, name, qdir):
         """Submit flags for an array of tasks ``indices`` with outputs under ``qdir``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def output_file(self, qdir, name, index):
         """Where task ``index``'s own stdout/stderr go (the scheduler writes it)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parse_job_id(self, submit_stdout):
-        raise NotImplementedError
+        """The job id in the submit command's output."""
 
+    @abc.abstractmethod
     def in_queue(self, job_id):
         """True while any task of the array is pending or running; LaunchError if unknown."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cancel(self, job_id):
-        raise NotImplementedError
+        """Cancel every task of the array."""
 
+    @abc.abstractmethod
     def task_states(self, job_id):
         """{task index: 'State=... ...'} from the scheduler's records, {} where it has none."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
