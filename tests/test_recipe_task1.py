@@ -187,6 +187,20 @@ def test_custom_inference_stage(recipe_a):
     assert "| 1a | baseline | test |" in rows and "| 1a | majority | test |" in rows
 
 
+def test_unlabelled_evaluation_set_gets_a_submission(recipe_a):
+    recipe, _ = recipe_a
+    corpus = recipe / "corpus/mini/TUT-urban-acoustic-scenes-2018-development"
+    r = run_recipe(recipe, "--stage", 1, "--nj", 2, env={"TUT2018_EVAL": str(corpus)})  # its fold1_test list
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert not (recipe / "data/1a/evaluation/utt2label").exists()
+    decode = recipe / "exp/1a/baseline/evaluation"
+    submission = (decode / "submission.txt").read_text().splitlines()
+    assert len(submission) == 60 and not (decode / "result.json").exists()
+    # unlabelled, but the same clips as the test set: the same decisions
+    test = dict(line.split("\t") for line in (recipe / "exp/1a/baseline/test/submission.txt").read_text().splitlines())
+    assert dict(line.split("\t") for line in submission) == test
+
+
 def test_subtask_b_reports_devices_and_bc_average(tmp_path):
     recipe = copy_recipe("dcase2018_task1", tmp_path / "recipe")
     r = run_recipe(recipe, "--subtask", "b", "--nj", 2,

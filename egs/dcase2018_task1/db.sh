@@ -3,5 +3,8 @@
 # The paths must not contain spaces or shell metacharacters (link the corpus elsewhere if they do).
 TUT2018_DEV="${TUT2018_DEV:-}"                 # .../TUT-urban-acoustic-scenes-2018-development
 TUT2018_MOBILE_DEV="${TUT2018_MOBILE_DEV:-}"   # .../TUT-urban-acoustic-scenes-2018-mobile-development
-TUT2018_EVAL="${TUT2018_EVAL:-}"               # optional: evaluation set (unlabelled)
-TUT2018_LEADERBOARD="${TUT2018_LEADERBOARD:-}" # optional: leaderboard set (unlabelled)
+# Optional unlabelled sets: inference and a submission file for each (stages 7-8).
+TUT2018_EVAL="${TUT2018_EVAL:-}"                               # 1A/1C evaluation set
+TUT2018_LEADERBOARD="${TUT2018_LEADERBOARD:-}"                 # 1A/1C leaderboard set
+TUT2018_MOBILE_EVAL="${TUT2018_MOBILE_EVAL:-}"                 # 1B evaluation set
+TUT2018_MOBILE_LEADERBOARD="${TUT2018_MOBILE_LEADERBOARD:-}"   # 1B leaderboard set

@@ -36,8 +36,10 @@ help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 1 recipe; see the hea
 
 log() { echo "$(date '+%F %T') (run.sh) $*"; }
 case "$subtask" in
-  a|c) release=TUT-urban-acoustic-scenes-2018-development; db_root=$TUT2018_DEV; fs=48k; mini_subtask=a ;;
+  a|c) release=TUT-urban-acoustic-scenes-2018-development; db_root=$TUT2018_DEV; fs=48k; mini_subtask=a
+       eval_root=$TUT2018_EVAL; leaderboard_root=$TUT2018_LEADERBOARD ;;
   b) release=TUT-urban-acoustic-scenes-2018-mobile-development; db_root=$TUT2018_MOBILE_DEV; fs=44k; mini_subtask=b
+     eval_root=$TUT2018_MOBILE_EVAL; leaderboard_root=$TUT2018_MOBILE_LEADERBOARD
      train_device=${train_device:-a} ;;
   *) echo "run.sh: --subtask must be a, b or c, got '$subtask'" >&2; exit 1 ;;
 esac
@@ -57,7 +59,11 @@ dump=dump/1$subtask
 exp=exp/1$subtask
 train_set=train
 [ -n "$train_device" ] && train_set=train_dev$train_device
+# the labelled fold-1 test set, then the unlabelled sets db.sh names (submission files only)
 eval_sets="test"
+prep_opts=()
+[ -n "$eval_root" ] && eval_sets="$eval_sets evaluation" && prep_opts+=(--eval-root "$eval_root")
+[ -n "$leaderboard_root" ] && eval_sets="$eval_sets leaderboard" && prep_opts+=(--leaderboard-root "$leaderboard_root")
 feat_name() { python -m dcase_tk.bin.config_value "conf/systems/$1.yaml" features; }
 feat_conf() {
   local name=$1
@@ -91,9 +97,9 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: data prep -> $data"
   inputs=("$corpus/meta.csv" "$corpus/evaluation_setup")
-  extra="$subtask $train_device $valid_fraction"
+  extra="$subtask $train_device $valid_fraction ${prep_opts[*]}"
   if ! python -m dcase_tk.bin.stamp check "$data" --force "$force" --extra "$extra" "${inputs[@]}"; then
-    local/prepare_data.py --subtask "$subtask" "$corpus" "$data"
+    local/prepare_data.py --subtask "$subtask" "${prep_opts[@]}" "$corpus" "$data"
     if [ "$train_set" != train ]; then
       utils/subset_data_dir.sh --filter utt2device "$train_device" "$data/train" "$data/$train_set"
     fi
