@@ -19,13 +19,14 @@ import zipfile
 
 from tqdm import tqdm
 
+from dcase_tk.errors import UserError
 from dcase_tk.io.atomic import write_text
 
 LOG = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """A download or its verification failed; the message names the file and what to do."""
 
 
