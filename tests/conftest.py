@@ -16,14 +16,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SLURM_SCRIPTS = ROOT / "tests" / "slurm"
 
 
+def cluster_unavailable(reason):
+    """A test cluster cannot run here (not root, or no package manager to install it).
+
+    On a developer's machine the cluster tests are skipped with that reason; under CI (``CI``
+    set) it is a failure, so a CI run can never pass without the real Slurm and Grid Engine tests.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the real cluster tests (run it as root with apt-get)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster():
     """A single-node Slurm cluster started by tests/slurm/start_slurm.sh for this session and
     stopped (by PID) at its end, whatever the tests did.
 
     Yields the environment its client commands need, ``{"SLURM_CONF": path}``: add it to the
-    environment of anything that runs sbatch/squeue/srun or utils/slurm.py. Skipped only where
-    Slurm cannot run: not root, or not installed and no apt-get to install it.
+    environment of anything that runs sbatch/squeue/srun or utils/slurm.py. Unavailable only where
+    Slurm cannot run (not root, or not installed and no apt-get): see cluster_unavailable.
     """
     # Not under pytest's basetemp: that is mode 0700, and munged (user munge) must reach its socket.
     directory = tempfile.mkdtemp(prefix="dcase-tk-slurm-")
@@ -31,7 +42,7 @@ def slurm_cluster():
         started = subprocess.run([SLURM_SCRIPTS / "start_slurm.sh", directory],
                                  capture_output=True, text=True, timeout=600)
         if started.returncode == 3:
-            pytest.skip(f"no test Slurm cluster: {started.stderr.strip()}")
+            cluster_unavailable(f"no test Slurm cluster: {started.stderr.strip()}")
         if started.returncode != 0:
             pytest.fail(f"start_slurm.sh failed:\n{started.stderr}")
         yield {"SLURM_CONF": os.path.join(directory, "slurm.conf")}
@@ -113,7 +124,7 @@ EXECD_PIDS = ("/run/gridengine/execd.pid", "/var/spool/gridengine/execd/*/execd.
 
 def _install_sge(host):
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("no test Grid Engine: gridengine is not installed and we cannot install it"
+        cluster_unavailable("no test Grid Engine: gridengine is not installed and we cannot install it"
                     " (not root, or no apt-get)")
     answers = {"gridenginemaster": f"string {host}", "gridenginecell": "string default",
                "gridengineconfig": "boolean true"}
@@ -142,7 +153,7 @@ def sge_cluster(tmp_path_factory):
     if not (cell / "act_qmaster").exists() or not shutil.which("qsub"):
         _install_sge(host)
     if os.geteuid() != 0:
-        pytest.skip("no test Grid Engine: must be root to start sge_qmaster and sge_execd")
+        cluster_unavailable("no test Grid Engine: must be root to start sge_qmaster and sge_execd")
     # Where the host name resolves to a loopback address, clients connecting from 127.0.0.1
     # appear as "localhost": declare it an alias of the host.
     aliases = cell / "host_aliases"

@@ -3,6 +3,7 @@ repository's egs/ dirs), local corpus scripts imported by path, and waiting for 
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -60,3 +61,15 @@ def wait_for_pids(directory, n, timeout=20):
         assert time.monotonic() < deadline, "jobs did not start"
         time.sleep(0.05)
     return [int(p.read_text()) for p in files]
+
+
+def signal_sleeping_jobs(launch, tool, directory, sig=signal.SIGTERM, env=None):
+    """Start two sleeping jobs with ``utils/<tool>``, signal the launcher once both run, and
+    check it exits 128+sig. Returns ``(stderr, job pids)`` for the caller's own checks."""
+    proc = launch(tool, "JOB=1:2", "log/s.JOB.log", "echo", "$$", ">", "pid.JOB", "&&", "exec", "sleep", 60,
+                  env=env, wait=False)
+    pids = wait_for_pids(directory, 2)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    return err, pids

@@ -1,11 +1,10 @@
 """The local launcher utils/run.py, and the command line and log format all launchers share."""
 import os
 import signal
-import time
 
 import pytest
 
-from helpers import wait_for_pids
+from helpers import signal_sleeping_jobs, wait_for_pids
 from dcase_tk.parallel import cli, local, logs
 from dcase_tk.parallel.jobs import UsageError, parse_job_array
 
@@ -156,12 +155,7 @@ def test_parse_mem(value, mb):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_running_jobs(launch, tmp_path, sig, process_gone):
-    proc = launch("run.py", "JOB=1:2", "log/s.JOB.log", "echo", "$$", ">", "pid.JOB", "&&", "exec", "sleep", "60",
-                  wait=False)
-    pids = wait_for_pids(tmp_path, 2)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=15)
-    assert proc.returncode == 128 + sig
+    err, pids = signal_sleeping_jobs(launch, "run.py", tmp_path, sig)
     assert f"interrupted by {sig.name}" in err
     for pid in pids:
         assert process_gone(pid), f"job process {pid} survived"

@@ -1,12 +1,10 @@
 """utils/queue.py (SGE): the qsub command line and the array script it submits, then the launcher
 against a real single-node Grid Engine (the sge_cluster fixture)."""
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
-from helpers import wait_for_pids
+from helpers import signal_sleeping_jobs
 from dcase_tk.parallel import cli, grid, logs
 from dcase_tk.parallel.conf import load_config, parse_config
 from dcase_tk.parallel.sge import BUILTIN_CONFIG, Sge
@@ -107,12 +105,7 @@ def test_real_sge_task_killed_before_its_footer(sge_cluster, launch, tmp_path):
 
 
 def test_real_sge_sigterm_deletes_the_job(sge_cluster, launch, tmp_path, process_gone):
-    proc = launch("queue.py", "JOB=1:2", "log/s.JOB.log", "echo", "$$", ">", "pid.JOB", "&&", "exec", "sleep", 60,
-                  env=sge_cluster, wait=False)
-    pids = wait_for_pids(tmp_path, 2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    _, pids = signal_sleeping_jobs(launch, "queue.py", tmp_path, env=sge_cluster)
     queue = subprocess.run(["qstat"], env={**os.environ, **sge_cluster}, capture_output=True, text=True, check=True)
     assert "s.sh" not in queue.stdout
     for pid in pids:

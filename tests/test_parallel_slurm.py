@@ -1,14 +1,12 @@
 """utils/slurm.py against a real single-node Slurm (the slurm_cluster fixture), and the Kaldi-style
 scheduler config files."""
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from helpers import wait_for_pids
+from helpers import signal_sleeping_jobs
 from dcase_tk.parallel import cli, grid, logs
 from dcase_tk.parallel.conf import load_config, parse_config
 from dcase_tk.parallel.jobs import UsageError
@@ -80,12 +78,7 @@ def test_task_killed_before_its_footer_is_reported(slurm_cluster, launch, tmp_pa
 
 
 def test_sigterm_cancels_the_array(slurm_cluster, launch, tmp_path, process_gone):
-    proc = launch("slurm.py", "JOB=1:2", "log/s.JOB.log", "echo", "$$", ">", "pid.JOB", "&&", "exec", "sleep", 60,
-                  env=slurm_cluster, wait=False)
-    pids = wait_for_pids(tmp_path, 2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    err, pids = signal_sleeping_jobs(launch, "slurm.py", tmp_path, env=slurm_cluster)
     assert "interrupted by SIGTERM" in err
     queue = subprocess.run(["squeue", "-h", "-n", "s.sh"], env={**os.environ, **slurm_cluster},
                            capture_output=True, text=True, check=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ROOT, copy_recipe, run_recipe, start_recipe
+from helpers import copy_recipe, run_recipe, start_recipe
 
 FEATS = "dump/1a/logmel40_48k"
 CHANCE = 0.1

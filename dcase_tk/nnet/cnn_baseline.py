@@ -6,7 +6,6 @@ dropout) and the class layer. Keras defaults of the reference code are kept: Glo
 weights, zero biases, BatchNorm momentum 0.99 / epsilon 1e-3. Outputs logits (softmax is in the
 loss and at inference).
 """
-import torch
 from torch import nn
 
 from dcase_tk.nnet import register
