@@ -26,6 +26,7 @@ demo: install
 
 bench: install
 	$(PY) bench/feats.py
+	$(PY) bench/train.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,14 +14,16 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def plot_curves(history, path, best_epoch):
-    """Loss and accuracy per epoch for train and validation, the kept epoch marked."""
+def plot_curves(history, path, best_epoch, metric="accuracy"):
+    """Loss and ``metric`` per epoch for train and validation (where the history has them),
+    the kept epoch marked."""
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     for split in ("train", "valid"):
-        ax_loss.plot(epochs, [h[f"{split}_loss"] for h in history], label=split)
-        ax_acc.plot(epochs, [h[f"{split}_accuracy"] for h in history], label=split)
-    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        for ax, name in ((ax_loss, "loss"), (ax_metric, metric)):
+            if f"{split}_{name}" in history[0]:
+                ax.plot(epochs, [h[f"{split}_{name}"] for h in history], label=split)
+    for ax, name in ((ax_loss, "loss"), (ax_metric, metric)):
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"kept (epoch {best_epoch})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)

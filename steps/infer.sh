@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Class posteriors of a trained system for a dump dir -> <out-dir>/{score,decision,classes.txt}.
+# Class posteriors of a trained system for a dump dir -> <out-dir>/{score,decision,classes.txt};
+# with --embeddings true, the embeddings of an embedding system -> <out-dir>/xvector.{ark,scp}.
 set -euo pipefail
 cmd=run.py
 num_threads=1
 gpu=0
+embeddings=false
 force=false
 help_message="Usage: $0 [options] <exp-dir> <dump-dir> <out-dir>
   e.g. $0 exp/1a/baseline dump/1a/logmel40_48k/test exp/1a/baseline/test"
@@ -14,10 +16,12 @@ data=$2
 dir=$3
 
 inputs=("$exp/final.pt" "$exp/config.yaml" "$exp/cmvn.ark" "$data")
-if python -m dcase_tk.bin.stamp check "$dir" --force "$force" "${inputs[@]}"; then exit 0; fi
+name=.done what=infer opts=()
+$embeddings && name=.done.xvector what=embeddings opts=(--embeddings)
+if python -m dcase_tk.bin.stamp check "$dir" --name $name --force "$force" "${inputs[@]}"; then exit 0; fi
 mkdir -p "$dir"
 device=auto
 [ "$gpu" -gt 0 ] && device=cuda
-$cmd --num-threads "$num_threads" --gpu "$gpu" "$dir/infer.log" \
-  python -m dcase_tk.bin.infer_nnet --device "$device" "$exp" "$data" "$dir"
-python -m dcase_tk.bin.stamp done "$dir" "${inputs[@]}"
+$cmd --num-threads "$num_threads" --gpu "$gpu" "$dir/$what.log" \
+  python -m dcase_tk.bin.infer_nnet "${opts[@]}" --device "$device" "$exp" "$data" "$dir"
+python -m dcase_tk.bin.stamp done "$dir" --name $name "${inputs[@]}"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Train a neural network system (conf/systems/<name>.yaml) on a training and a validation dump
 # dir, through $cmd (so it can run on a cluster node). A killed run resumes from its last
-# checkpoint; --force true starts over.
+# checkpoint; --force true starts over. --nproc N > 1 trains data-parallel on N processes
+# through torchrun (one per GPU with --gpu N, else N CPU processes with the gloo backend).
 set -euo pipefail
 cmd=run.py
 system_config=
 cmvn=            # default: <train-dir>/cmvn.ark (stage 3)
 num_threads=1
-gpu=0
+gpu=0            # GPUs per training job (passed to the launcher)
+nproc=           # data-parallel processes; default: the number of GPUs, or 1
 train_opts=      # extra --key value overrides of the system config, e.g. "--training.epochs 30"
 force=false
 help_message="Usage: $0 [options] --system_config <system.yaml> <train-dir> <valid-dir> <exp-dir>
@@ -27,9 +29,14 @@ fi
 mkdir -p "$dir"
 device=auto
 [ "$gpu" -gt 0 ] && device=cuda
-echo "$0: training $dir (log: $dir/train.log)"
+nproc=${nproc:-$(( gpu > 1 ? gpu : 1 ))}
+trainer=(python -m dcase_tk.bin.train_nnet)
+if [ "$nproc" -gt 1 ]; then
+  trainer=(torchrun --standalone --nnodes 1 --nproc_per_node "$nproc" -m dcase_tk.bin.train_nnet)
+fi
+echo "$0: training $dir on $nproc process(es) (log: $dir/train.log)"
 # shellcheck disable=SC2086  # train_opts is a list of options
 $cmd --num-threads "$num_threads" --gpu "$gpu" "$dir/train.log" \
-  python -m dcase_tk.bin.train_nnet --config "$system_config" --cmvn "$cmvn" --device "$device" \
+  "${trainer[@]}" --config "$system_config" --cmvn "$cmvn" --device "$device" \
     $train_opts "$train" "$valid" "$dir"
 python -m dcase_tk.bin.stamp done "$dir" --extra "$train_opts" "${inputs[@]}"

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from dcase_tk.cli import keep_freed_memory
+
+keep_freed_memory()          # in-process training in the tests runs as the tools do
+
 ROOT = Path(__file__).resolve().parents[1]
 SLURM_SCRIPTS = ROOT / "tests" / "slurm"
 

@@ -73,3 +73,20 @@ def signal_sleeping_jobs(launch, tool, directory, sig=signal.SIGTERM, env=None):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + sig, err
     return err, pids
+
+
+def write_dump(directory, matrices, labels, classes, label_file="utt2label", extra=None):
+    """A minimal dump dir: ``feats.scp``/ark of ``matrices`` (utt -> (frames, dim) array),
+    ``<label_file>`` from ``labels`` (utt -> label string), ``classes.txt``, other tables in
+    ``extra`` (file name -> {utt: value}); returns the dir."""
+    import kaldiio
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with kaldiio.WriteHelper(f"ark,scp:{directory}/feats.ark,{directory}/feats.scp") as writer:
+        for utt in sorted(matrices):
+            writer(utt, matrices[utt])
+    tables = {label_file: labels, **(extra or {})}
+    for name, table in tables.items():
+        (directory / name).write_text("".join(f"{u} {table[u]}\n" for u in sorted(table)))
+    (directory / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
+    return directory

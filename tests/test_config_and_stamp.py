@@ -1,11 +1,13 @@
 """Configs with overrides, and .done stamps."""
 import os
+import shlex
 import subprocess
 import sys
 
 import pytest
 
 from dcase_tk import config as cfg, stamp
+from dcase_tk.bin import config_value
 
 
 def test_overrides_typed_and_dotted():
@@ -71,3 +73,13 @@ def test_stamp_cli(tmp_path):
     assert r.returncode == 0 and "up to date" in r.stdout
     assert run("check", out, inp, "--force", "true").returncode == 1
     assert run("check", out, inp, "--extra", "other options").returncode == 1
+
+
+def test_config_value_prints_a_section_as_overrides(tmp_path, capsys):
+    path = tmp_path / "sys.yaml"
+    path.write_text("mini_corpus:\n  model: {channels: [16, 32]}\n  input: {crop: random, note: two words}\n")
+    config_value.main(["--as_options", str(path), "mini_corpus"])
+    printed = capsys.readouterr().out
+    assert printed.split()[:4] == ["--model.channels", "[16,32]", "--input.crop", "random"]
+    # as the shell passes them on, the words parse back to the section
+    assert cfg.apply_overrides({}, shlex.split(printed)) == cfg.load_yaml(str(path))["mini_corpus"]

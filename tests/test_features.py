@@ -46,6 +46,15 @@ def test_mfcc_with_deltas_and_two_channels(noise):
     assert not np.allclose(feats[:, 0], feats[:, 39])
 
 
+def test_waveform_features_are_the_samples_in_blocks():
+    cfg = FeatureConfig.from_dict({"type": "waveform", "sample_rate": 1000, "hop_length_s": 0.004,
+                                   "channels": ["left", "right"]})
+    audio = np.stack([np.arange(10), 100 + np.arange(10)]).astype(np.float32)   # 2 channels
+    feats = FeatureExtractor(cfg)(audio)
+    assert cfg.dim == 8 and feats.shape == (2, 8)             # 2 whole blocks of 4; 2 samples dropped
+    assert feats[1].tolist() == [4, 5, 6, 7, 104, 105, 106, 107]
+
+
 def test_channel_derivation():
     stereo = np.array([[1.0, 3.0], [2.0, -2.0]], dtype=np.float32)
     out = select_channels(stereo, ("mono", "left", "right", "mid", "side"))

@@ -2,22 +2,48 @@
 
   python -m dcase_tk.bin.infer_nnet exp/1a/baseline dump/1a/logmel40_48k/test exp/1a/baseline/test
 
-Writes ``score`` (``<utt> <p_1> ... <p_C>`` in classes.txt order), ``decision`` (``<utt> <label>``)
-and a copy of ``classes.txt`` into the output dir.
+Writes ``score`` (``<utt> <p_1> ... <p_C>`` in classes.txt order), ``decision`` (``<utt> <label>``,
+the most probable class) and a copy of ``classes.txt`` into the output dir. How clips are cut
+and their window posteriors combined is the system's ``decode`` section (see
+dcase_tk/decode/infer.py). With ``decode.frame_posteriors: true`` (models with frame-level
+outputs, for event detection) it also writes ``posteriors.ark``/``posteriors.scp`` (frames x
+classes per clip, at the feature frame rate) and ``frame_shift``.
+
+With ``--embeddings`` it writes instead the embedding of every clip (``model.embed``, e.g.
+x-vectors; the vectors of a clip's windows averaged) to ``xvector.ark``/``xvector.scp``, as
+Kaldi's, for the back end of an embedding system.
 """
 import os
+import shutil
 
 import torch
 
 from dcase_tk import cli
-from dcase_tk.decode.infer import infer
+from dcase_tk.decode.infer import scorer_for
+from dcase_tk.io.ark import ark_scp_writer
 from dcase_tk.io.scores import write_scores
 from dcase_tk.io.table import write_list, write_table
+
+
+def write_frame_posteriors(scorer, dataset, out_dir, progress):
+    with ark_scp_writer(os.path.join(out_dir, "posteriors.ark")) as writer:
+        for index in progress(range(len(dataset))):
+            writer(dataset.utts[index], scorer.frame_posteriors(dataset.matrix(index)))
+    shift = os.path.join(dataset.feat_dir, "frame_shift")
+    if os.path.isfile(shift):
+        shutil.copyfile(shift, os.path.join(out_dir, "frame_shift"))
+
+
+def write_embeddings(scorer, dataset, out_dir, progress):
+    with ark_scp_writer(os.path.join(out_dir, "xvector.ark")) as writer:
+        for index in progress(range(len(dataset))):
+            writer(dataset.utts[index], scorer.embedding(dataset.matrix(index)))
 
 
 def main(argv=None):
     p = cli.parser(__doc__)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--embeddings", action="store_true", help="write xvector.{ark,scp} instead of scores")
     p.add_argument("exp_dir")
     p.add_argument("feat_dir")
     p.add_argument("out_dir")
@@ -27,14 +53,27 @@ def main(argv=None):
         if not os.path.isfile(os.path.join(args.exp_dir, name)):
             raise cli.ToolError(f"{args.exp_dir}/{name} not found: train the system first (stage 6)")
     try:
-        utts, probs, classes = infer(args.exp_dir, args.feat_dir, cli.pick_device(args.device))
+        scorer, dataset, config = scorer_for(args.exp_dir, args.feat_dir, cli.pick_device(args.device))
     except ValueError as e:
         raise cli.ToolError(str(e)) from None
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.embeddings:
+        if not hasattr(scorer.model, "embed"):
+            raise cli.ToolError(f"model '{config['model']['name']}' of {args.exp_dir} has no "
+                                "embedding layer (embed); only embedding systems (e.g. xvector) have one")
+        write_embeddings(scorer, dataset, args.out_dir, cli.progress(args, "clips"))
+        return
+    classes = config["classes"]
+    probs = scorer.score(dataset, range(len(dataset)), cli.progress(args, "clips"))
     write_list(os.path.join(args.out_dir, "classes.txt"), classes)
-    write_scores(os.path.join(args.out_dir, "score"), utts, probs)
+    write_scores(os.path.join(args.out_dir, "score"), dataset.utts, probs)
     write_table(os.path.join(args.out_dir, "decision"),
-                {u: classes[int(i)] for u, i in zip(utts, probs.argmax(axis=1))})
+                {u: classes[int(i)] for u, i in zip(dataset.utts, probs.argmax(axis=1))})
+    if scorer.decode.frame_posteriors:
+        if not hasattr(scorer.model, "frame_outputs"):
+            raise cli.ToolError(f"decode.frame_posteriors is set but model "
+                                f"'{config['model']['name']}' has no frame-level outputs")
+        write_frame_posteriors(scorer, dataset, args.out_dir, cli.progress(args, "frames"))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
-"""Train a clip classifier from a system config.
+"""Train a neural network system from its config (conf/systems/<name>.yaml).
 
-  python -m dcase_tk.bin.train_nnet --config conf/systems/baseline.yaml \\
-      --cmvn dump/1a/logmel40_48k/train_tr/cmvn.ark \\
-      dump/1a/logmel40_48k/train_tr dump/1a/logmel40_48k/train_cv exp/1a/baseline [--training.epochs 30]
+  python -m dcase_tk.bin.train_nnet --config conf/systems/cnn8.yaml \\
+      --cmvn dump/1a/logmel64/train_tr/cmvn.ark \\
+      dump/1a/logmel64/train_tr dump/1a/logmel64/train_cv exp/1a/cnn8 [--training.epochs 30]
+
+Data parallel on N processes (gloo on CPU, nccl on GPUs), the global batch split among them:
+
+  torchrun --standalone --nproc_per_node N -m dcase_tk.bin.train_nnet ...
 
 Writes into the exp dir: config.yaml (resolved, with classes and input size), classes.txt,
 cmvn.ark (so the dir is self-contained for inference), checkpoints/epoch_NNNN.pt, history.csv,
 curves.png and final.pt (the state dict of the kept epoch). A re-run resumes from the last
 checkpoint made with the same inputs and config (the number of epochs and the patience may change).
+Features are read from their arks batch by batch, so memory does not grow with the corpus.
 """
 import copy
 import logging
@@ -15,18 +20,66 @@ import os
 import shutil
 
 import torch
+import tqdm
 
 from dcase_tk import cli, config as cfg, stamp
+from dcase_tk.decode.infer import DecodeConfig, is_multi_label
 from dcase_tk.features import cmvn
 from dcase_tk.io.table import write_list
 from dcase_tk.nnet import build_model
-from dcase_tk.train.data import load_clips, read_classes
+from dcase_tk.train import distributed
+from dcase_tk.train.data import FeatureSet, read_classes, read_smoothing
 from dcase_tk.train.trainer import Trainer, TrainConfig
 
 log = logging.getLogger("dcase_tk.train_nnet")
 
 # training options that may change between a run and its resumption
-RESUMABLE_CHANGES = ("epochs", "patience", "keep_checkpoints")
+RESUMABLE_CHANGES = ("epochs", "patience", "keep_checkpoints", "num_workers")
+
+
+def read_system(args, system):
+    for key in ("model", "training", "input"):
+        if not isinstance(system.get(key), dict):
+            raise cli.ToolError(f"the system config needs an '{key}:' section ({args.config})")
+    try:
+        train_cfg = TrainConfig.from_dict(system["training"])
+        decode = DecodeConfig.from_dict(system.get("decode"))
+    except ValueError as e:
+        raise cli.ToolError(f"{args.config}: {e}") from None
+    frames = system["input"].get("frames")
+    if not isinstance(frames, int) or frames < 1:
+        raise cli.ToolError(f"{args.config}: input.frames (the training input length) must be a "
+                            f"positive integer, got {frames!r}")
+    return train_cfg, decode, frames
+
+
+def load_sets(args, system, frames, train_cfg):
+    classes = read_classes(args.train_dir)
+    if read_classes(args.valid_dir) != classes:
+        raise cli.ToolError(f"classes.txt of {args.train_dir} and {args.valid_dir} differ")
+    stats = cmvn.read(args.cmvn)
+    labels = system["input"].get("labels", "auto")
+    train = FeatureSet(args.train_dir, stats, frames, system["input"].get("crop", "fixed"))
+    train.with_targets(classes, labels)
+    valid = FeatureSet(args.valid_dir, stats).with_targets(classes, labels)
+    if train_cfg.smoothing_table:
+        train.smoothing = read_smoothing(args.train_dir, train.utts, train_cfg.smoothing_table,
+                                         train_cfg.smoothing_values, train_cfg.label_smoothing)
+    if not len(train) or not len(valid):
+        raise cli.ToolError(f"no clips in {args.train_dir if not len(train) else args.valid_dir}/feats.scp")
+    return classes, train, valid
+
+
+def save_exp_dir(args, system, classes, frames, dim):
+    """The self-contained exp dir: resolved config, classes, normalisation statistics."""
+    os.makedirs(args.exp_dir, exist_ok=True)
+    resolved = copy.deepcopy(system)
+    resolved["input"] = {**system["input"], "frames": frames, "dim": dim}
+    resolved["classes"] = classes
+    cfg.save(resolved, os.path.join(args.exp_dir, "config.yaml"))
+    write_list(os.path.join(args.exp_dir, "classes.txt"), classes)
+    shutil.copyfile(args.cmvn, os.path.join(args.exp_dir, "cmvn.ark"))
+    return resolved
 
 
 def main(argv=None):
@@ -39,43 +92,35 @@ def main(argv=None):
     p.add_argument("exp_dir")
     args, system = cli.parse(p, argv, with_config=True)
     torch.set_num_threads(cli.num_threads())
-    for key in ("model", "training"):
-        if not isinstance(system.get(key), dict):
-            raise cli.ToolError(f"the system config needs a '{key}:' section ({args.config})")
-    try:
-        train_cfg = TrainConfig.from_dict(system["training"])
-    except ValueError as e:
-        raise cli.ToolError(f"{args.config}: {e}") from None
-    frames = int(cfg.get_dotted(system, "input.frames", 500))
-
-    classes = read_classes(args.train_dir)
-    if read_classes(args.valid_dir) != classes:
-        raise cli.ToolError(f"classes.txt of {args.train_dir} and {args.valid_dir} differ")
-    stats = cmvn.read(args.cmvn)
-    x_train, y_train, _ = load_clips(args.train_dir, stats, frames, classes)
-    x_valid, y_valid, _ = load_clips(args.valid_dir, stats, frames, classes)
-    log.info("train %d clips, valid %d clips, input %d x %d, %d classes", len(x_train),
-             len(x_valid), frames, x_train.shape[2], len(classes))
-
-    os.makedirs(args.exp_dir, exist_ok=True)
-    resolved = copy.deepcopy(system)
-    resolved["input"] = {**system.get("input", {}), "frames": frames, "dim": int(x_train.shape[2])}
-    resolved["classes"] = classes
-    cfg.save(resolved, os.path.join(args.exp_dir, "config.yaml"))
-    write_list(os.path.join(args.exp_dir, "classes.txt"), classes)
-    shutil.copyfile(args.cmvn, os.path.join(args.exp_dir, "cmvn.ark"))
-
+    train_cfg, decode, frames = read_system(args, system)
+    classes, train, valid = load_sets(args, system, frames, train_cfg)
+    ctx = distributed.setup(cli.pick_device(args.device))
+    log.info("train %d clips, valid %d clips, input %d x %d, %d classes, %d process(es)",
+             len(train), len(valid), frames, train.dim, len(classes), ctx.world)
+    resolved = {**system, "input": {**system["input"], "frames": frames, "dim": train.dim}}
+    if ctx.is_main:
+        resolved = save_exp_dir(args, system, classes, frames, train.dim)
     fixed = {k: v for k, v in system["training"].items() if k not in RESUMABLE_CHANGES}
     resume_key = stamp.inputs_hash([args.train_dir, args.valid_dir, args.cmvn],
-                                   {"model": system["model"], "input": resolved["input"], "training": fixed})
-    device = cli.pick_device(args.device)
+                                   {"model": system["model"], "input": resolved["input"],
+                                    "training": fixed, "decode": system.get("decode")})
     torch.manual_seed(train_cfg.seed)
-    model = build_model(system["model"], x_train.shape[2], len(classes), frames)
+    model = build_model(system["model"], train.dim, len(classes), frames)
     log.info("model %s: %d parameters, device %s", system["model"]["name"],
-             sum(p.numel() for p in model.parameters()), device)
-    trainer = Trainer(model, train_cfg, args.exp_dir, classes, device, resume_key)
+             sum(p.numel() for p in model.parameters()), ctx.device)
+
+    def progress(items, desc, total):
+        if not (args.show_progress and ctx.is_main):
+            return items
+        return tqdm.tqdm(items, desc=desc, total=total, leave=False)
+
+    trainer = Trainer(model, train_cfg, args.exp_dir, classes, resume_key, frames, decode,
+                      is_multi_label(system), ctx, progress)
     trainer.resume()
-    trainer.fit(x_train, y_train, x_valid, y_valid)
+    try:
+        trainer.fit(train, valid)
+    finally:
+        distributed.teardown(ctx)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import dataclasses
 
 from dcase_tk.config import ConfigError, dataclass_from_dict
 
+FEATURE_TYPES = ("logmel", "mfcc", "waveform")
 CHANNEL_SPECS = ("mono", "left", "right", "mid", "side")
 WINDOWS = ("hamming", "hann", "blackman")
 
@@ -15,7 +16,7 @@ class FeatureConfigError(ConfigError):
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
     """Everything that defines a feature type; read from ``conf/feats/<name>.yaml``."""
-    type: str = "logmel"              # logmel | mfcc
+    type: str = "logmel"              # logmel | mfcc | waveform (raw samples, hop_length_s per frame)
     sample_rate: int = 48000          # audio is resampled to this rate
     channels: tuple = ("mono",)       # stacked along the feature axis, channel-major
     win_length_s: float = 0.04
@@ -47,8 +48,8 @@ class FeatureConfig:
         return cfg
 
     def check(self):
-        if self.type not in ("logmel", "mfcc"):
-            raise FeatureConfigError(f"type must be logmel or mfcc, got '{self.type}'")
+        if self.type not in FEATURE_TYPES:
+            raise FeatureConfigError(f"type must be one of {FEATURE_TYPES}, got '{self.type}'")
         bad = [c for c in self.channels if c not in CHANNEL_SPECS]
         if bad or not self.channels:
             raise FeatureConfigError(f"channels must be a list from {CHANNEL_SPECS}, got {list(self.channels)}")
@@ -73,7 +74,7 @@ class FeatureConfig:
 
     @property
     def base_dim(self):
-        return self.n_mfcc if self.type == "mfcc" else self.n_mels
+        return {"mfcc": self.n_mfcc, "waveform": self.hop_samples}.get(self.type, self.n_mels)
 
     @property
     def dim(self):

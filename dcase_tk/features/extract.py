@@ -4,10 +4,9 @@ import logging
 import os
 import subprocess
 
-import kaldiio
 import soundfile as sf
 
-from dcase_tk.io.atomic import atomic_path
+from dcase_tk.io.ark import ark_scp_writer
 from dcase_tk.io.table import write_table
 from dcase_tk.io.audio import AudioError, read_audio, select_channels
 from dcase_tk.features.spectral import FeatureExtractor
@@ -38,30 +37,20 @@ def extract(wav_scp, config, ark_path, progress=None):
     used, with the reason). Returns ``(num_frames, bad)`` dicts.
     """
     stem = os.path.splitext(ark_path)[0]
-    scp_path = stem + ".scp"
     extractor = FeatureExtractor(config)
     num_frames, bad = {}, {}
-    with atomic_path(ark_path) as tmp_ark, atomic_path(scp_path) as tmp_scp:
-        with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
-            for utt, entry in (progress or (lambda x: x))(list(wav_scp.items())):
-                try:
-                    audio, _ = load_wav_entry(entry, config.sample_rate)
-                    feats = extractor(select_channels(audio, config.channels))
-                except (AudioError, sf.LibsndfileError, ValueError) as e:
-                    bad[utt] = " ".join(str(e).split())
-                    log.warning("%s: %s", utt, bad[utt])
-                    continue
-                writer(utt, feats)
-                num_frames[utt] = feats.shape[0]
-        _repoint_scp(tmp_scp, tmp_ark, ark_path)
+    with ark_scp_writer(ark_path) as writer:
+        for utt, entry in (progress or (lambda x: x))(list(wav_scp.items())):
+            try:
+                audio, _ = load_wav_entry(entry, config.sample_rate)
+                feats = extractor(select_channels(audio, config.channels))
+            except (AudioError, sf.LibsndfileError, ValueError) as e:
+                bad[utt] = " ".join(str(e).split())
+                log.warning("%s: %s", utt, bad[utt])
+                continue
+            writer(utt, feats)
+            num_frames[utt] = feats.shape[0]
     write_table(stem + ".num_frames", num_frames)
     write_table(stem + ".bad", bad)
     return num_frames, bad
 
-
-def _repoint_scp(scp, old_ark, new_ark):
-    """The scp was written against the temporary ark name; make it name the final one."""
-    with open(scp, encoding="utf-8") as f:
-        lines = f.read().replace(f" {old_ark}:", f" {new_ark}:")
-    with open(scp, "w", encoding="utf-8") as f:
-        f.write(lines)

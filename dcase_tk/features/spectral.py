@@ -17,6 +17,8 @@ class FeatureExtractor:
 
     def __init__(self, config):
         self.config = c = config
+        if c.type == "waveform":
+            return
         self.window = WINDOW_FUNCTIONS[c.window](c.win_samples, periodic=True, dtype=torch.float32)
         mel = librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin,
                                   fmax=c.fmax, htk=c.htk,
@@ -35,6 +37,8 @@ class FeatureExtractor:
         return torch.log(mel + c.log_offset).transpose(1, 2)
 
     def __call__(self, signals):
+        if self.config.type == "waveform":
+            return frame_waveform(signals, self.config.hop_samples)
         feats = self.log_mel(signals)
         if self.dct is not None:
             feats = feats @ self.dct
@@ -46,6 +50,19 @@ class FeatureExtractor:
         stacked = np.concatenate(blocks, axis=2)
         return np.ascontiguousarray(stacked.transpose(1, 0, 2).reshape(stacked.shape[1], -1),
                                     dtype=np.float32)
+
+
+def frame_waveform(signals, frame_samples):
+    """Raw audio as a ``(frames, channels * frame_samples)`` matrix for raw-waveform models:
+    frame ``t`` of a channel holds samples ``t * frame_samples`` onwards, without overlap, so the
+    ark/scp pipeline (crops, CMVN, batching) carries waveforms like any other feature. A trailing
+    partial frame is dropped."""
+    x = np.asarray(signals, dtype=np.float32)
+    frames = x.shape[1] // frame_samples
+    if frames == 0:
+        raise ValueError(f"audio of {x.shape[1]} samples is shorter than one frame ({frame_samples})")
+    blocks = x[:, :frames * frame_samples].reshape(x.shape[0], frames, frame_samples)
+    return np.ascontiguousarray(blocks.transpose(1, 0, 2).reshape(frames, -1))
 
 
 def _dct_matrix(n_in, n_out):

@@ -9,6 +9,7 @@ loss and at inference).
 from torch import nn
 
 from dcase_tk.nnet import register
+from dcase_tk.nnet.weights import keras_init_
 
 
 @register("cnn_baseline")
@@ -30,10 +31,7 @@ class CnnBaseline(nn.Module):
         self.features = nn.Sequential(*blocks)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * size[0] * size[1], hidden),
                                         nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes))
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        keras_init_(self)
 
     def forward(self, x):
         """``x``: (batch, frames, n_in) features -> (batch, n_classes) logits."""

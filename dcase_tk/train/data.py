@@ -1,4 +1,12 @@
-"""In-memory clip datasets: features read through kaldiio, normalised, cut to a fixed length."""
+"""Clip datasets read from a dump dir on demand, so memory stays bounded by the batch, not the corpus.
+
+A :class:`FeatureSet` holds only the ``feats.scp`` index, the targets and the normalisation;
+each matrix is read from its ark when a batch needs it (the OS page cache keeps a corpus that
+fits in memory fast after the first epoch). Batches are drawn through a ``torch`` DataLoader, so
+``num_workers`` processes can read ahead; every random choice inside an item (the crop) is
+seeded by the item's position in the epoch, not by the worker, so results do not depend on the
+number of workers and a resumed run reads exactly the same data.
+"""
 import os
 
 import kaldiio
@@ -8,39 +16,9 @@ import torch
 from dcase_tk.cli import ToolError
 from dcase_tk.features import cmvn
 from dcase_tk.io.table import read_list, read_table
+from dcase_tk.train.augment import fixed_crop, random_crop
 
-
-def fix_length(matrix, frames):
-    """First ``frames`` frames; shorter clips are padded by repeating themselves."""
-    if matrix.shape[0] >= frames:
-        return matrix[:frames]
-    reps = -(-frames // matrix.shape[0])
-    return np.concatenate([matrix] * reps)[:frames]
-
-
-def load_clips(feat_dir, stats, frames, classes=None):
-    """``(features (N, frames, D), labels (N,) or None, utts)`` for every utt of ``feat_dir``.
-
-    Features are normalised with the global ``stats`` (Kaldi cmvn matrix). Labels come from
-    ``utt2label`` mapped through ``classes`` when ``classes`` is given.
-    """
-    feats_scp = os.path.join(feat_dir, "feats.scp")
-    if not os.path.isfile(feats_scp):
-        raise ToolError(f"{feats_scp} not found: run the feature stage (steps/make_feats.sh) first")
-    mean, std = cmvn.mean_std(stats)
-    reader = kaldiio.load_scp(feats_scp)
-    utts = list(reader.keys())
-    x = np.stack([(fix_length(np.asarray(reader[u]), frames) - mean) / std for u in utts])
-    labels = None
-    if classes is not None:
-        utt2label = read_table(os.path.join(feat_dir, "utt2label"))
-        index = {c: i for i, c in enumerate(classes)}
-        try:
-            labels = torch.tensor([index[utt2label[u]] for u in utts])
-        except KeyError as e:
-            raise ToolError(f"{feat_dir}: utterance or label {e} missing from utt2label or "
-                            "classes.txt; run utils/validate_data_dir.sh on it") from None
-    return torch.from_numpy(x.astype(np.float32)), labels, utts
+LABEL_FILES = ("utt2label", "utt2labels")
 
 
 def read_classes(feat_dir):
@@ -48,3 +26,112 @@ def read_classes(feat_dir):
     if not os.path.isfile(path):
         raise ToolError(f"{path} not found: the data dir needs classes.txt (written at data prep)")
     return read_list(path)
+
+
+def label_file(feat_dir, name="auto"):
+    """The label table to train on: ``utt2label`` (one class per clip) or ``utt2labels`` (any
+    number); ``auto`` takes whichever exists, ``utt2label`` first."""
+    if name != "auto":
+        if name not in LABEL_FILES:
+            raise ToolError(f"input.labels must be auto or one of {LABEL_FILES}, got '{name}'")
+        return name
+    for candidate in LABEL_FILES:
+        if os.path.isfile(os.path.join(feat_dir, candidate)):
+            return candidate
+    raise ToolError(f"{feat_dir} has neither utt2label nor utt2labels: nothing to train on")
+
+
+def read_targets(feat_dir, utts, classes, labels):
+    """Dense ``(N, C)`` float32 targets (one-hot or multi-hot) from ``feat_dir/<labels>``."""
+    path = os.path.join(feat_dir, labels)
+    if not os.path.isfile(path):
+        raise ToolError(f"{path} not found; training needs labels for every clip")
+    table = read_table(path)
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.zeros((len(utts), len(classes)), dtype=np.float32)
+    for row, utt in enumerate(utts):
+        if utt not in table:
+            raise ToolError(f"{path}: no line for utterance '{utt}' of feats.scp; run "
+                            f"utils/fix_data_dir.sh {feat_dir}")
+        for label in table[utt].split():
+            if label not in index:
+                raise ToolError(f"{path}: utterance '{utt}' has label '{label}', which is not in "
+                                f"classes.txt ({', '.join(classes)})")
+            targets[row, index[label]] = 1.0
+    return targets
+
+
+def read_smoothing(feat_dir, utts, table_name, values, default):
+    """Per-clip label-smoothing strengths: ``values[table[utt]]`` from a table of the dump dir
+    (e.g. ``utt2verified`` with ``{"0": 0.2, "1": 0.0}``), ``default`` for other values."""
+    path = os.path.join(feat_dir, table_name)
+    if not os.path.isfile(path):
+        raise ToolError(f"training.smoothing_table: {path} not found")
+    table = read_table(path)
+    return np.array([float(values.get(str(table.get(u, "")), default)) for u in utts], dtype=np.float32)
+
+
+class FeatureSet(torch.utils.data.Dataset):
+    """The clips of one dump dir. Item ``(index, seed)``: the normalised matrix of clip ``index``
+    cut to ``frames`` frames (a random window when ``crop='random'``, drawn from ``seed``; the
+    first frames, repeat-padded, when ``crop='fixed'``; the whole clip when ``frames`` is None)."""
+
+    def __init__(self, feat_dir, stats=None, frames=None, crop="fixed"):
+        scp = os.path.join(feat_dir, "feats.scp")
+        if not os.path.isfile(scp):
+            raise ToolError(f"{scp} not found: run the feature stage (steps/make_feats.sh) first")
+        if crop not in ("fixed", "random"):
+            raise ToolError(f"input.crop must be fixed or random, got '{crop}'")
+        entries = read_table(scp)
+        self.feat_dir, self.frames, self.crop = feat_dir, frames, crop
+        self.utts = list(entries)
+        self.entries = [entries[u] for u in self.utts]
+        self.mean, self.std = cmvn.mean_std(stats) if stats is not None else (None, None)
+        self.targets = None          # (N, C) float32, set by with_targets
+        self.smoothing = None        # (N,) float32 or None
+
+    def with_targets(self, classes, labels="auto"):
+        self.targets = read_targets(self.feat_dir, self.utts, classes, label_file(self.feat_dir, labels))
+        return self
+
+    def __len__(self):
+        return len(self.utts)
+
+    @property
+    def dim(self):
+        return self.matrix(0).shape[1]
+
+    def matrix(self, index):
+        """The whole normalised ``(frames, dim)`` float32 matrix of clip ``index``."""
+        m = np.array(kaldiio.load_mat(self.entries[index]), dtype=np.float32)
+        if self.mean is not None:
+            if m.shape[1] != len(self.mean):
+                raise ToolError(f"{self.feat_dir}: clip '{self.utts[index]}' has {m.shape[1]} dims, "
+                                f"the normalisation statistics {len(self.mean)}")
+            m = (m - self.mean) / self.std
+        return m
+
+    def __getitem__(self, item):
+        index, seed = item
+        m = self.matrix(index)
+        if self.frames is not None:
+            if self.crop == "random":
+                m = random_crop(m, self.frames, torch.Generator().manual_seed(seed))
+            else:
+                m = fixed_crop(m, self.frames)
+        out = {"x": torch.as_tensor(np.ascontiguousarray(m)), "index": index}
+        if self.targets is not None:
+            out["y"] = torch.from_numpy(self.targets[index])
+        if self.smoothing is not None:
+            out["smoothing"] = torch.tensor(self.smoothing[index])
+        return out
+
+
+def collate(items):
+    return {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in items[0]}
+
+
+def loader(dataset, batches, num_workers=0):
+    """A DataLoader over ``batches``: lists of ``(index, seed)`` items."""
+    return torch.utils.data.DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
+                                       num_workers=num_workers, persistent_workers=False)

@@ -1,9 +1,16 @@
-"""Epoch loop for clip classifiers: train, validate, keep the best epoch, checkpoint every epoch.
+"""Epoch loop shared by every neural system: train, validate, keep the best epoch, checkpoint.
 
-A killed run, re-started with the same inputs, resumes from its last checkpoint and ends with
-the same weights as an unbroken run: batch order is drawn from a generator seeded by
-``(seed, epoch)`` and the RNG states (dropout) are restored from the checkpoint.
+One code path serves a single CPU process, a GPU, and ``torchrun`` data-parallel runs: every
+process draws the same global batches (:mod:`dcase_tk.train.sampling`), trains on its share, and
+scales its loss by its share of the global batch, so the averaged gradient is the gradient of the
+global batch's mean loss. Validation is sharded and gathered, so every process takes the same
+early-stopping decision; only process 0 writes files.
+
+A killed run, re-started with the same inputs, resumes from its last checkpoint and ends with the
+same weights as an unbroken run: batches, crops and augmentation are drawn from generators
+seeded by ``(seed, epoch, step)`` and the global RNG states (dropout) are restored.
 """
+import contextlib
 import csv
 import dataclasses
 import logging
@@ -12,28 +19,46 @@ import os
 import shutil
 import time
 
+import numpy as np
 import torch
-from torch import nn
 
 from dcase_tk.config import dataclass_from_dict
+from dcase_tk.decode.infer import ClipScorer
 from dcase_tk.io.atomic import atomic_open
+from dcase_tk.nnet import output_kind
 from dcase_tk.plots import plot_curves
-from dcase_tk.scoring.classification import summary
-from dcase_tk.train import checkpoint
+from dcase_tk.train import checkpoint, distributed, sampling
+from dcase_tk.train.augment import AugmentConfig, apply_batch
+from dcase_tk.train.data import loader
+from dcase_tk.train.losses import make_loss
+from dcase_tk.train.metrics import METRICS, validation_metrics
+from dcase_tk.train.schedule import make_scheduler
 
 log = logging.getLogger(__name__)
-
-# validation metric -> True if higher is better
-METRICS = {"accuracy": True, "class_avg_accuracy": True, "loss": False}
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    optimizer: str = "adam"
+    optimizer: str = "adam"              # adam | sgd
     lr: float = 0.001
     weight_decay: float = 0.0
-    batch_size: int = 16
+    momentum: float = 0.9                # sgd
+    nesterov: bool = False               # sgd
+    batch_size: int = 16                 # global: split over the processes of a DDP run
     epochs: int = 200
+    steps_per_epoch: int = 0             # 0: one pass over the data; else batches per epoch
+    sampler: str = "shuffle"             # shuffle | balanced (every class equally likely)
+    loss: str = "cross_entropy"          # see dcase_tk.train.losses
+    loss_options: dict = dataclasses.field(default_factory=dict)
+    label_smoothing: float = 0.0
+    smoothing_table: str = ""            # per-clip smoothing from a table, e.g. utt2verified
+    smoothing_values: dict = dataclasses.field(default_factory=dict)   # table value -> strength
+    schedule: dict = None                # see dcase_tk.train.schedule
+    augment: dict = None                 # see dcase_tk.train.augment.AugmentConfig
+    grad_clip: float = 0.0               # max gradient norm; 0: off
+    amp: bool = False                    # mixed precision (GPU only)
+    sync_batchnorm: bool = False         # DDP on GPUs: BatchNorm statistics over all processes
+    num_workers: int = 0                 # DataLoader processes reading features ahead
     patience: int = 0                    # epochs without improvement before stopping; 0: never
     select_metric: str = "accuracy"      # on the validation set
     select_after_epoch: int = 0          # earlier epochs are not candidates (Keras initial_delay)
@@ -47,37 +72,44 @@ class TrainConfig:
             raise ValueError(f"select_metric must be one of {sorted(METRICS)}, got {c.select_metric}")
         if c.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {c.optimizer}")
+        if c.sampler not in sampling.SAMPLERS:
+            raise ValueError(f"sampler must be one of {sampling.SAMPLERS}, got {c.sampler}")
+        c.augment_config = AugmentConfig.from_dict(c.augment or {})
+        make_loss(c.loss, **c.loss_options)          # fail now on a bad loss config
         return c
 
 
 def make_optimizer(cfg, params):
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-
-
-def evaluate(model, x, y, classes, device, batch_size=64):
-    model.eval()
-    losses, preds = [], []
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            logits = model(x[i:i + batch_size].to(device))
-            losses.append(nn.functional.cross_entropy(logits, y[i:i + batch_size].to(device),
-                                                      reduction="sum").item())
-            preds.append(logits.argmax(1).cpu())
-    s = summary(y.numpy(), torch.cat(preds).numpy(), classes)
-    return {"loss": sum(losses) / len(x), "accuracy": s["accuracy"],
-            "class_avg_accuracy": s["class_avg_accuracy"]}
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                           weight_decay=cfg.weight_decay)
 
 
 class Trainer:
-    """Trains ``model`` on in-memory tensors, writing everything under ``outdir``."""
+    """Trains ``model`` on :class:`FeatureSet` s, writing everything under ``outdir``.
 
-    def __init__(self, model, cfg, outdir, classes, device, resume_key):
-        self.model, self.cfg, self.outdir = model.to(device), cfg, outdir
-        self.classes, self.device, self.resume_key = classes, device, resume_key
+    ``frames``/``decode``/``multi_label`` say how validation clips are scored (as at inference);
+    ``ctx`` is the :class:`distributed.Context` (a single process by default).
+    """
+
+    def __init__(self, model, cfg, outdir, classes, resume_key, frames, decode, multi_label,
+                 ctx=None, progress=None):
+        self.ctx = ctx or distributed.Context()
+        self.model = model.to(self.ctx.device)
+        self.net = distributed.wrap(self.model, self.ctx, cfg.sync_batchnorm)
+        self.cfg, self.outdir, self.classes, self.resume_key = cfg, outdir, classes, resume_key
+        self.kind, self.multi_label = output_kind(model), multi_label
+        self.loss_fn = make_loss(cfg.loss, **cfg.loss_options)
+        self.scorer = ClipScorer(self.model, frames, decode, multi_label, self.ctx.device)
         self.ckpt_dir = os.path.join(outdir, "checkpoints")
         self.optimizer = make_optimizer(cfg, self.model.parameters())
+        self.scheduler = make_scheduler(cfg.schedule, self.optimizer)
+        self.amp = cfg.amp and self.ctx.device.type == "cuda"
+        if cfg.amp and not self.amp:
+            log.info("training.amp is for GPUs; training in float32 on %s", self.ctx.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.progress = progress or (lambda items, desc, total: items)
         self.history, self.best = [], {"epoch": 0, "value": None, "state": None}
         self.start_epoch = 1
 
@@ -88,56 +120,112 @@ class Trainer:
             return
         state = checkpoint.load(checkpoint.path_for(self.ckpt_dir, saved[-1]))
         if state["resume_key"] != self.resume_key:
-            log.warning("checkpoints in %s were made with other inputs or config; starting over",
-                        self.ckpt_dir)
-            shutil.rmtree(self.ckpt_dir)
+            if self.ctx.is_main:
+                log.warning("checkpoints in %s were made with other inputs or config; starting "
+                            "over", self.ckpt_dir)
+                shutil.rmtree(self.ckpt_dir)
+            distributed.barrier(self.ctx)
             return
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
         self.history, self.best = state["history"], state["best"]
-        checkpoint.set_rng_state(state["rng"])
+        rng = state["rng"]
+        if len(rng) == self.ctx.world:
+            checkpoint.set_rng_state(rng[self.ctx.rank])
+        else:
+            log.warning("checkpoint made with %d processes, resuming with %d: dropout draws "
+                        "differ from an unbroken run", len(rng), self.ctx.world)
+            torch.manual_seed(self.cfg.seed + 1000 * state["epoch"] + self.ctx.rank)
         self.start_epoch = state["epoch"] + 1
         log.info("resuming from %s (epoch %d)", self.ckpt_dir, state["epoch"])
 
-    def fit(self, x_train, y_train, x_valid, y_valid):
+    def fit(self, train_set, valid_set):
         cfg = self.cfg
         if self.start_epoch == 1:
-            torch.manual_seed(cfg.seed)
+            torch.manual_seed(cfg.seed + self.ctx.rank)
+        weights = (sampling.balanced_weights(train_set.targets) if cfg.sampler == "balanced" else None)
         stale = self._epochs_without_improvement()
         for epoch in range(self.start_epoch, cfg.epochs + 1):
             if cfg.patience and stale >= cfg.patience:
                 log.info("no improvement in %d epochs: stopping early", stale)
                 break
             t0 = time.time()
-            train_loss, train_acc = self._train_epoch(x_train, y_train, epoch)
-            valid = evaluate(self.model, x_valid, y_valid, self.classes, self.device)
-            row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
-                   **{f"valid_{k}": v for k, v in valid.items()}, "seconds": time.time() - t0}
+            train = self._train_epoch(train_set, epoch, weights)
+            valid = self._validate(valid_set)
+            self.scheduler.step_epoch(valid[cfg.select_metric])
+            row = {"epoch": epoch, **{f"train_{k}": v for k, v in train.items()},
+                   **{f"valid_{k}": v for k, v in valid.items()}, "lr": self.scheduler.lr,
+                   "seconds": time.time() - t0}
             self.history.append(row)
             stale = 0 if self._update_best(epoch, valid) else stale + 1
-            log.info("epoch %d/%d  train loss %.4f acc %.3f  valid loss %.4f acc %.3f "
-                     "class-avg %.3f  (best %s @ %d)  %.1f s", epoch, cfg.epochs, train_loss,
-                     train_acc, valid["loss"], valid["accuracy"], valid["class_avg_accuracy"],
+            log.info("epoch %d/%d  %s  (best %s @ %d)  %.1f s", epoch, cfg.epochs,
+                     "  ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k.startswith(("train", "valid"))),
                      _fmt(self.best["value"]), self.best["epoch"], row["seconds"])
             self._checkpoint(epoch)
         self._finish()
 
-    def _train_epoch(self, x, y, epoch):
+    def _batches(self, train_set, epoch, weights):
+        cfg, ctx = self.cfg, self.ctx
+        order = sampling.epoch_order(len(train_set), epoch, cfg.seed, cfg.sampler, cfg.steps_per_epoch,
+                                     cfg.batch_size, weights)
+        batches = [b for b in sampling.global_batches(order, cfg.batch_size, epoch, cfg.seed)
+                   if len(b) >= ctx.world]
+        return [sampling.rank_share(b, ctx.rank, ctx.world) for b in batches], [len(b) for b in batches]
+
+    def _train_epoch(self, train_set, epoch, weights):
+        """One epoch; returns the mean training loss (and accuracy for single-label systems)."""
+        shares, sizes = self._batches(train_set, epoch, weights)
+        self.net.train()
+        total = np.zeros(3)                       # loss sum, correct, examples
+        batches = loader(train_set, shares, self.cfg.num_workers)
+        for step, batch in enumerate(self.progress(batches, f"epoch {epoch}", len(shares))):
+            generator = sampling.epoch_generator(self.cfg.seed, epoch, stream=1 + step * 4099 + self.ctx.rank)
+            total += self._step(batch, sizes[step], generator)
+        total = sum(distributed.gather(total, self.ctx))
+        n = max(total[2], 1)
+        return {"loss": total[0] / n} if self.multi_label else {"loss": total[0] / n, "accuracy": total[1] / n}
+
+    def _autocast(self):
+        if not self.amp:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=torch.float16)
+
+    def _step(self, batch, global_size, generator):
+        """One optimizer step on this process's share; returns (loss sum, correct, examples)."""
+        cfg, device = self.cfg, self.ctx.device
+        x, y = batch["x"].to(device, non_blocking=True), batch["y"].to(device, non_blocking=True)
+        x, y = apply_batch(cfg.augment_config, x, y, generator)
+        smoothing = batch["smoothing"].to(device) if "smoothing" in batch else cfg.label_smoothing
+        with self._autocast():
+            out = self.net(x)
+        loss = self.loss_fn(out.float(), y, kind=self.kind, smoothing=smoothing)
+        # sum of this share's losses over the global batch size, times the number of processes
+        # (DDP averages gradients over processes): the global batch's mean-loss gradient
+        scaled = loss * (len(x) * self.ctx.world / global_size)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(scaled).backward()
+        if cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step_iteration()
+        correct = (out.argmax(1) == y.argmax(1)).sum().item() if not self.multi_label else 0
+        return loss.item() * len(x), correct, len(x)
+
+    def _validate(self, valid_set):
+        """Metrics of the whole validation set; every process scores a shard and gets all."""
+        mine = list(range(self.ctx.rank, len(valid_set), self.ctx.world))
+        posts = self.scorer.score(valid_set, mine)
+        parts = distributed.gather((mine, posts), self.ctx)
         self.model.train()
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(
-            self.cfg.seed * 100003 + epoch))
-        total_loss, correct = 0.0, 0
-        for i in range(0, len(x), self.cfg.batch_size):
-            idx = order[i:i + self.cfg.batch_size]
-            xb, yb = x[idx].to(self.device), y[idx].to(self.device)
-            logits = self.model(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-            total_loss += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
-        return total_loss / len(x), correct / len(x)
+        order = np.concatenate([np.asarray(i, dtype=int) for i, _ in parts])
+        scores = np.concatenate([p for _, p in parts if len(p)])[np.argsort(order)]
+        targets = valid_set.targets
+        loss = self.loss_fn(torch.from_numpy(scores), torch.from_numpy(targets), kind="probs").item()
+        return {"loss": loss, **validation_metrics(scores, targets, self.multi_label)}
 
     def _update_best(self, epoch, valid):
         """Record ``epoch`` as best if it is a candidate and improves; returns whether it did."""
@@ -156,12 +244,16 @@ class Trainer:
         return len(self.history) - self.best["epoch"] if self.best["epoch"] else 0
 
     def _checkpoint(self, epoch):
-        checkpoint.save(checkpoint.path_for(self.ckpt_dir, epoch), {
-            "epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "rng": checkpoint.rng_state(), "history": self.history, "best": self.best,
-            "resume_key": self.resume_key})
-        checkpoint.prune(self.ckpt_dir, self.cfg.keep_checkpoints)
-        self._write_history()
+        rng = distributed.gather(checkpoint.rng_state(), self.ctx)
+        if self.ctx.is_main:
+            checkpoint.save(checkpoint.path_for(self.ckpt_dir, epoch), {
+                "epoch": epoch, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "rng": rng, "history": self.history,
+                "best": self.best, "resume_key": self.resume_key})
+            checkpoint.prune(self.ckpt_dir, self.cfg.keep_checkpoints)
+            self._write_history()
+        distributed.barrier(self.ctx)
 
     def _write_history(self):
         if not self.history:
@@ -174,12 +266,19 @@ class Trainer:
     def _finish(self):
         if self.best["state"] is None:
             raise RuntimeError("no epoch was trained; is training.epochs >= 1?")
-        checkpoint.save(os.path.join(self.outdir, "final.pt"), self.best["state"])
-        self._write_history()
-        plot_curves(self.history, os.path.join(self.outdir, "curves.png"), self.best["epoch"])
-        log.info("final.pt = epoch %d (valid %s %s)", self.best["epoch"], self.cfg.select_metric,
-                 _fmt(self.best["value"]))
+        if self.ctx.is_main:
+            checkpoint.save(os.path.join(self.outdir, "final.pt"), self.best["state"])
+            self._write_history()
+            metric = self.cfg.select_metric
+            if metric == "loss":
+                metric = "map" if self.multi_label else "accuracy"
+            plot_curves(self.history, os.path.join(self.outdir, "curves.png"), self.best["epoch"], metric)
+            log.info("final.pt = epoch %d (valid %s %s)", self.best["epoch"], self.cfg.select_metric,
+                     _fmt(self.best["value"]))
+        distributed.barrier(self.ctx)
 
 
 def _fmt(value):
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -5,9 +5,11 @@
 #   ./run.sh                               # subtask A; the mini corpus when db.sh names none
 #   ./run.sh --subtask b --stage 6         # from training on
 #   ./run.sh --systems "baseline" --train_opts "--training.epochs 50"
+#   ./run.sh --systems "cnn8 xvector"        # any conf/systems/<name>.yaml
 #
 # Stages: 0 corpus, 1 data prep, 2 features, 3 normalisation statistics, 6 training,
-# 7 inference, 8 scoring and RESULTS.md. Every step skips when its inputs are unchanged.
+# 7 inference (for embedding systems: embeddings, back-end training and scoring), 8 scoring
+# and RESULTS.md. On the mini corpus each system's mini_corpus: overrides apply. Every step skips when its inputs are unchanged.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
@@ -30,6 +32,8 @@ make_feats_script=steps/make_feats.sh
 compute_cmvn_script=steps/compute_global_cmvn.sh
 train_nnet_script=steps/train_nnet.sh
 infer_script=steps/infer.sh
+train_backend_script=steps/train_backend.sh
+score_backend_script=steps/score_backend.sh
 score_script=steps/score.sh
 help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 1 recipe; see the header of run.sh)"
 . utils/parse_options.sh
@@ -51,8 +55,6 @@ elif [ "$download" = true ]; then
 else
   corpus=corpus/mini/$release
   mini=true
-  # The published settings (200 epochs) are for the real corpus; the mini corpus learns in 100.
-  [ -z "$train_opts" ] && train_opts="--training.epochs 100 --training.select_after_epoch 10"
 fi
 data=data/1$subtask
 dump=dump/1$subtask
@@ -70,6 +72,13 @@ feat_conf() {
   if [ -f "conf/feats/${name}_$fs.yaml" ]; then echo "conf/feats/${name}_$fs.yaml"; else echo "conf/feats/$name.yaml"; fi
 }
 feat_dir() { echo "$dump/$(basename "$(feat_conf "$1")" .yaml)"; }
+# The system's overrides for the mini corpus (its mini_corpus: section), then --train_opts.
+system_opts() {
+  local opts=
+  $mini && opts=$(python -m dcase_tk.bin.config_value --as_options "conf/systems/$1.yaml" mini_corpus)
+  echo "$opts${opts:+${train_opts:+ }}$train_opts"
+}
+has_backend() { [ -n "$(python -m dcase_tk.bin.config_value --as_options "conf/systems/$1.yaml" backend)" ]; }
 for system in $systems; do
   [ -f "conf/systems/$system.yaml" ] || { echo "run.sh: no conf/systems/$system.yaml" >&2; exit 1; }
 done
@@ -141,9 +150,10 @@ fi
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   for system in $systems; do
     feats=$(feat_dir "$(feat_name "$system")")
-    log "Stage 6: training $system -> $exp/$system ${train_opts:+(overrides: $train_opts)}"
+    opts=$(system_opts "$system")
+    log "Stage 6: training $system -> $exp/$system ${opts:+(overrides: $opts)}"
     $train_nnet_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
-      --system_config "conf/systems/$system.yaml" --train_opts "$train_opts" \
+      --system_config "conf/systems/$system.yaml" --train_opts "$opts" \
       "$feats/${train_set}_tr" "$feats/${train_set}_cv" "$exp/$system"
   done
 fi
@@ -151,6 +161,22 @@ fi
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   for system in $systems; do
     feats=$(feat_dir "$(feat_name "$system")")
+    if has_backend "$system"; then
+      # embedding systems: embeddings of the training and test sets, a back end trained on the
+      # former (LDA, cosine to class means), posteriors of the latter
+      for set in ${train_set}_tr $eval_sets; do
+        log "Stage 7: embeddings of $set from $system -> $exp/$system/$set"
+        $infer_script --embeddings true --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" \
+          --force "$force" "$exp/$system" "$feats/$set" "$exp/$system/$set"
+      done
+      log "Stage 7: back end of $system -> $exp/$system/backend"
+      $train_backend_script --force "$force" --system_config "conf/systems/$system.yaml" \
+        "$exp/$system/${train_set}_tr" "$data/${train_set}_tr" "$exp/$system/backend"
+      for set in $eval_sets; do
+        $score_backend_script --force "$force" "$exp/$system/backend" "$exp/$system/$set"
+      done
+      continue
+    fi
     for set in $eval_sets; do
       log "Stage 7: inference $system on $set -> $exp/$system/$set"
       $infer_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \

@@ -1,0 +1,27 @@
+"""Validation metrics a system can select its best epoch on (``training.select_metric``)."""
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from dcase_tk.scoring.classification import summary
+
+# metric -> True if higher is better
+METRICS = {"accuracy": True, "class_avg_accuracy": True, "loss": False, "map": True, "auc": True}
+
+
+def _macro(metric, scores, targets):
+    """Mean of a per-class ranking metric over the classes that have positives and negatives."""
+    keep = [c for c in range(targets.shape[1]) if 0 < targets[:, c].sum() < len(targets)]
+    if not keep:
+        return float("nan")
+    return float(np.mean([metric(targets[:, c], scores[:, c]) for c in keep]))
+
+
+def validation_metrics(scores, targets, multi_label):
+    """Metrics of ``(N, C)`` posteriors against ``(N, C)`` 0/1 targets."""
+    out = {"map": _macro(average_precision_score, scores, targets),
+           "auc": _macro(roc_auc_score, scores, targets)}
+    if not multi_label:
+        classes = [str(c) for c in range(targets.shape[1])]
+        s = summary(targets.argmax(1), scores.argmax(1), classes)
+        out.update(accuracy=s["accuracy"], class_avg_accuracy=s["class_avg_accuracy"])
+    return out

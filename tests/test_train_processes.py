@@ -1,0 +1,118 @@
+"""Training as the recipes run it, in real processes: a run killed mid-epoch resumes from its
+last checkpoint and ends where an unbroken run ends; and a 2-process torchrun (gloo, CPU) data
+parallel run takes the same steps as one process with the same global batch."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from dcase_tk.features import cmvn
+from helpers import ROOT, write_dump
+
+CLASSES = ["a", "b", "c"]
+
+
+def toy_dump(directory, n, seed, frames=40, dim=16):
+    rng = np.random.default_rng(seed)
+    mats, labels = {}, {}
+    for i in range(n):
+        x = rng.standard_normal((frames, dim)).astype(np.float32)
+        x[:, 4 * (i % 3):4 * (i % 3) + 4] += 2.0
+        mats[f"s{seed}_{i:03d}"], labels[f"s{seed}_{i:03d}"] = x, CLASSES[i % 3]
+    write_dump(directory, mats, labels, CLASSES)
+    cmvn.write(str(directory / "cmvn.ark"), cmvn.accumulate(list(mats.values())))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory):
+    root = tmp_path_factory.mktemp("proc")
+    return toy_dump(root / "train", 96, 1), toy_dump(root / "valid", 30, 2)
+
+
+def system_file(path, model, **training):
+    system = {"input": {"frames": 40}, "model": model,
+              "training": {"batch_size": 16, "lr": 0.003, "seed": 3, "keep_checkpoints": 50, **training}}
+    path.write_text(yaml.safe_dump(system))
+    return path
+
+
+def command(system, dumps, exp, nproc=1):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DCASE_TK_NUM_THREADS": "1"}
+    tool = ["-m", "dcase_tk.bin.train_nnet", "--config", str(system), "--cmvn",
+            str(dumps[0] / "cmvn.ark"), "--device", "cpu", str(dumps[0]), str(dumps[1]), str(exp)]
+    if nproc == 1:
+        return [sys.executable, *tool], env
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    return [torchrun, "--standalone", "--nnodes", "1", "--nproc_per_node", str(nproc), *tool], env
+
+
+def run(system, dumps, exp, nproc=1):
+    cmd, env = command(system, dumps, exp, nproc)
+    result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def history_without_times(exp):
+    with open(exp / "history.csv") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def test_killed_mid_epoch_resumes_to_the_same_result(tmp_path, dumps):
+    model = {"name": "cnn_baseline", "filters": [8, 16], "kernel_size": 3,
+             "pool_sizes": [[2, 2], [4, 10]], "hidden": 32, "dropout": 0.2}
+    # many small batches: an epoch lasts about a second, long enough to be killed inside it
+    system = system_file(tmp_path / "sys.yaml", model, epochs=4, batch_size=4, steps_per_epoch=300)
+    run(system, dumps, tmp_path / "unbroken")
+
+    cmd, env = command(system, dumps, tmp_path / "broken")
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second = tmp_path / "broken" / "checkpoints" / "epoch_0002.pt"
+    deadline = time.monotonic() + 120
+    while not second.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)                    # early in epoch 3
+    proc.wait()
+    saved = sorted(p.name for p in (tmp_path / "broken" / "checkpoints").glob("epoch_*.pt"))
+    assert saved[-1] == "epoch_0002.pt", saved
+    assert not (tmp_path / "broken" / "final.pt").exists()
+
+    result = run(system, dumps, tmp_path / "broken")
+    assert "resuming from" in result.stderr
+    assert history_without_times(tmp_path / "broken") == history_without_times(tmp_path / "unbroken")
+    a = torch.load(tmp_path / "unbroken" / "final.pt", weights_only=True)
+    b = torch.load(tmp_path / "broken" / "final.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path, dumps):
+    # no BatchNorm (per-process statistics) and no dropout (per-process draws): what is left
+    # must be the same arithmetic, up to the order of floating-point sums
+    model = {"name": "crnn", "filters": [8, 8], "freq_pools": [2, 2], "batch_norm": False,
+             "dropout": 0.0, "rnn_units": 8, "rnn_dropout": 0.0, "pooling": "max"}
+    # plain SGD: unlike Adam it is not blind to a wrongly scaled gradient
+    system = system_file(tmp_path / "sys.yaml", model, epochs=2, batch_size=16, lr=0.2,
+                         optimizer="sgd", momentum=0.0, schedule={"name": "step", "every": 3, "gamma": 0.5})
+    run(system, dumps, tmp_path / "one")
+    result = run(system, dumps, tmp_path / "two", nproc=2)
+    assert "process 1 of 2" in result.stderr and "(gloo)" in result.stderr
+    one = torch.load(tmp_path / "one" / "checkpoints" / "epoch_0002.pt", weights_only=False)
+    two = torch.load(tmp_path / "two" / "checkpoints" / "epoch_0002.pt", weights_only=False)
+    start = torch.load(tmp_path / "one" / "checkpoints" / "epoch_0001.pt", weights_only=False)
+    for name, value in one["model"].items():
+        assert torch.allclose(value, two["model"][name], atol=1e-5, rtol=1e-4), name
+    # 12 steps of training moved the weights far more than the tolerance
+    assert max((v - start["model"][k]).abs().max().item() for k, v in one["model"].items()) > 1e-2
+    assert len(two["rng"]) == 2                  # each process's RNG state, for resumption
+    h1, h2 = history_without_times(tmp_path / "one"), history_without_times(tmp_path / "two")
+    for r1, r2 in zip(h1, h2):
+        assert float(r1["valid_loss"]) == pytest.approx(float(r2["valid_loss"]), rel=1e-4)
+        assert r1["valid_accuracy"] == r2["valid_accuracy"]
