@@ -5,8 +5,10 @@ import csv
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from dcase_tk.decode.infer import DecodeConfig
+from dcase_tk.features import cmvn
 from dcase_tk.nnet import build_model
 from dcase_tk.train import checkpoint, sampling
 from dcase_tk.train.data import FeatureSet
@@ -180,3 +182,21 @@ def test_multi_label_training_selects_on_map(tmp_path):
     rows = history(tmp_path / "exp")
     assert "train_accuracy" not in rows[0] and float(rows[-1]["valid_map"]) > 0.9
     assert (tmp_path / "exp" / "curves.png").stat().st_size > 1000
+
+
+def test_train_nnet_rejects_bad_system_configs(tmp_path, dumps):
+    from dcase_tk.bin import train_nnet
+    from dcase_tk.cli import ToolError
+    stats = tmp_path / "cmvn.ark"
+    cmvn.write(str(stats), cmvn.accumulate([np.zeros((2, 10), dtype=np.float32)]))
+    cases = [({"model": MODEL, "training": {}, "input": {}}, "input.frames"),
+             ({"model": MODEL, "training": {"optimiser": "adam"}, "input": {"frames": 50}}, "unknown training option"),
+             ({"model": MODEL, "training": {}, "input": {"frames": 50}, "decode": {"mode": "all"}}, "decode.mode"),
+             ({"model": MODEL, "training": {"loss": "hinge"}, "input": {"frames": 50}}, "hinge")]
+    for system, message in cases:
+        path = tmp_path / "sys.yaml"
+        path.write_text(yaml.safe_dump(system))
+        with pytest.raises(ToolError, match=message):
+            train_nnet.main(["--config", str(path), "--cmvn", str(stats), str(dumps[0]), str(dumps[1]),
+                             str(tmp_path / "exp")])
+    assert not (tmp_path / "exp").exists()                 # nothing written for a bad config

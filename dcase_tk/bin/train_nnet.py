@@ -70,16 +70,13 @@ def load_sets(args, system, frames, train_cfg):
     return classes, train, valid
 
 
-def save_exp_dir(args, system, classes, frames, dim):
+def save_exp_dir(args, system, classes, input_section):
     """The self-contained exp dir: resolved config, classes, normalisation statistics."""
     os.makedirs(args.exp_dir, exist_ok=True)
-    resolved = copy.deepcopy(system)
-    resolved["input"] = {**system["input"], "frames": frames, "dim": dim}
-    resolved["classes"] = classes
+    resolved = {**copy.deepcopy(system), "input": input_section, "classes": classes}
     cfg.save(resolved, os.path.join(args.exp_dir, "config.yaml"))
     write_list(os.path.join(args.exp_dir, "classes.txt"), classes)
     shutil.copyfile(args.cmvn, os.path.join(args.exp_dir, "cmvn.ark"))
-    return resolved
 
 
 def main(argv=None):
@@ -97,12 +94,12 @@ def main(argv=None):
     ctx = distributed.setup(cli.pick_device(args.device))
     log.info("train %d clips, valid %d clips, input %d x %d, %d classes, %d process(es)",
              len(train), len(valid), frames, train.dim, len(classes), ctx.world)
-    resolved = {**system, "input": {**system["input"], "frames": frames, "dim": train.dim}}
+    input_section = {**system["input"], "frames": frames, "dim": train.dim}
     if ctx.is_main:
-        resolved = save_exp_dir(args, system, classes, frames, train.dim)
+        save_exp_dir(args, system, classes, input_section)
     fixed = {k: v for k, v in system["training"].items() if k not in RESUMABLE_CHANGES}
     resume_key = stamp.inputs_hash([args.train_dir, args.valid_dir, args.cmvn],
-                                   {"model": system["model"], "input": resolved["input"],
+                                   {"model": system["model"], "input": input_section,
                                     "training": fixed, "decode": system.get("decode")})
     torch.manual_seed(train_cfg.seed)
     model = build_model(system["model"], train.dim, len(classes), frames)
