@@ -93,11 +93,14 @@ def test_killed_mid_epoch_resumes_to_the_same_result(tmp_path, dumps):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+# no BatchNorm (per-process statistics) and no dropout (per-process draws): what is left of a
+# data-parallel run must be the same arithmetic as one process, up to the order of sums
+NO_BN_MODEL = {"name": "crnn", "filters": [8, 8], "freq_pools": [2, 2], "batch_norm": False,
+               "dropout": 0.0, "rnn_units": 8, "rnn_dropout": 0.0, "pooling": "max"}
+
+
 def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path, dumps):
-    # no BatchNorm (per-process statistics) and no dropout (per-process draws): what is left
-    # must be the same arithmetic, up to the order of floating-point sums
-    model = {"name": "crnn", "filters": [8, 8], "freq_pools": [2, 2], "batch_norm": False,
-             "dropout": 0.0, "rnn_units": 8, "rnn_dropout": 0.0, "pooling": "max"}
+    model = NO_BN_MODEL
     # plain SGD: unlike Adam it is not blind to a wrongly scaled gradient
     system = system_file(tmp_path / "sys.yaml", model, epochs=2, batch_size=16, lr=0.2,
                          optimizer="sgd", momentum=0.0, schedule={"name": "step", "every": 3, "gamma": 0.5})
@@ -116,3 +119,16 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path, dum
     for r1, r2 in zip(h1, h2):
         assert float(r1["valid_loss"]) == pytest.approx(float(r2["valid_loss"]), rel=1e-4)
         assert r1["valid_accuracy"] == r2["valid_accuracy"]
+
+
+def test_train_step_runs_torchrun_with_nproc(tmp_path, dumps):
+    system = system_file(tmp_path / "sys.yaml", NO_BN_MODEL, epochs=2)
+    result = subprocess.run(
+        ["bash", "-c", f". ./path.sh && steps/train_nnet.sh --nproc 2 --system_config {system} "
+                       f"--cmvn {dumps[0]}/cmvn.ark {dumps[0]} {dumps[1]} {tmp_path}/exp"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "on 2 process(es)" in result.stdout
+    log = (tmp_path / "exp" / "train.log").read_text()
+    assert "torchrun" in log and "process 1 of 2" in log and "# Ended (code 0)" in log
+    assert len(history_without_times(tmp_path / "exp")) == 2

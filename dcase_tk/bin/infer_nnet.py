@@ -21,8 +21,7 @@ import torch
 from dcase_tk import cli
 from dcase_tk.decode.infer import scorer_for
 from dcase_tk.io.ark import ark_scp_writer
-from dcase_tk.io.scores import write_scores
-from dcase_tk.io.table import write_list, write_table
+from dcase_tk.io.scores import write_decode_dir
 
 
 def write_frame_posteriors(scorer, dataset, out_dir, progress):
@@ -63,16 +62,12 @@ def main(argv=None):
                                 "embedding layer (embed); only embedding systems (e.g. xvector) have one")
         write_embeddings(scorer, dataset, args.out_dir, cli.progress(args, "clips"))
         return
-    classes = config["classes"]
+    if scorer.decode.frame_posteriors and not hasattr(scorer.model, "frame_outputs"):
+        raise cli.ToolError(f"decode.frame_posteriors is set but model "
+                            f"'{config['model']['name']}' has no frame-level outputs")
     probs = scorer.score(dataset, range(len(dataset)), cli.progress(args, "clips"))
-    write_list(os.path.join(args.out_dir, "classes.txt"), classes)
-    write_scores(os.path.join(args.out_dir, "score"), dataset.utts, probs)
-    write_table(os.path.join(args.out_dir, "decision"),
-                {u: classes[int(i)] for u, i in zip(dataset.utts, probs.argmax(axis=1))})
+    write_decode_dir(args.out_dir, dataset.utts, probs, config["classes"])
     if scorer.decode.frame_posteriors:
-        if not hasattr(scorer.model, "frame_outputs"):
-            raise cli.ToolError(f"decode.frame_posteriors is set but model "
-                                f"'{config['model']['name']}' has no frame-level outputs")
         write_frame_posteriors(scorer, dataset, args.out_dir, cli.progress(args, "frames"))
 
 

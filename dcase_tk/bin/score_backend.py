@@ -6,13 +6,10 @@ Reads ``<dir>/xvector.scp`` and writes ``score`` (softmax of ``scale`` x cosine 
 mean, in classes.txt order), ``decision`` and ``classes.txt`` into the same dir, the files
 ``score_classification`` reads.
 """
-import os
-
 from dcase_tk import cli
 from dcase_tk.backend.cosine import posteriors
-from dcase_tk.bin.train_backend import load, read_embeddings
-from dcase_tk.io.scores import write_scores
-from dcase_tk.io.table import write_list, write_table
+from dcase_tk.backend.store import load_dir, read_embeddings
+from dcase_tk.io.scores import write_decode_dir
 
 
 def main(argv=None):
@@ -20,13 +17,9 @@ def main(argv=None):
     p.add_argument("backend_dir")
     p.add_argument("emb_dir")
     args = cli.parse(p, argv)
-    backend, options, classes = load(args.backend_dir)
+    backend, options, classes = load_dir(args.backend_dir)
     utts, X = read_embeddings(args.emb_dir)
-    probs = posteriors(backend.score(X), options["scale"])
-    write_list(os.path.join(args.emb_dir, "classes.txt"), classes)
-    write_scores(os.path.join(args.emb_dir, "score"), utts, probs)
-    write_table(os.path.join(args.emb_dir, "decision"),
-                {u: classes[int(i)] for u, i in zip(utts, probs.argmax(axis=1))})
+    write_decode_dir(args.emb_dir, utts, posteriors(backend.score(X), options["scale"]), classes)
 
 
 if __name__ == "__main__":

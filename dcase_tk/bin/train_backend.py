@@ -12,24 +12,15 @@ dcase_tk/backend/cosine.py): ``lda`` (true/false), ``lda_dims``, ``reg`` and ``b
 """
 import os
 
-import kaldiio
 import numpy as np
 
-from dcase_tk import cli, config as cfg
+from dcase_tk import cli
 from dcase_tk.backend.cosine import Backend
-from dcase_tk.io.table import read_list, read_table, write_list
+from dcase_tk.backend.store import read_embeddings, save_dir
+from dcase_tk.io.table import read_table
 from dcase_tk.train.data import read_classes
 
 OPTIONS = {"lda": True, "lda_dims": None, "reg": 1e-3, "between_reg": 1e-2, "scale": 10.0}
-
-
-def read_embeddings(emb_dir):
-    scp = os.path.join(emb_dir, "xvector.scp")
-    if not os.path.isfile(scp):
-        raise cli.ToolError(f"{scp} not found: run steps/extract_embeddings.sh first")
-    table = read_table(scp)
-    utts = list(table)
-    return utts, np.stack([kaldiio.load_mat(table[u]) for u in utts]).astype(np.float64)
 
 
 def backend_options(section):
@@ -62,17 +53,7 @@ def main(argv=None):
         backend.fit(X, labels, len(classes))
     except ValueError as e:
         raise cli.ToolError(f"back end on {args.emb_dir}: {e}") from None
-    os.makedirs(args.out_dir, exist_ok=True)
-    backend.save(os.path.join(args.out_dir, "backend.npz"))
-    write_list(os.path.join(args.out_dir, "classes.txt"), classes)
-    cfg.save(options, os.path.join(args.out_dir, "backend.yaml"))
-
-
-def load(backend_dir):
-    """``(Backend, options, classes)`` of a trained back-end dir."""
-    return (Backend.load(os.path.join(backend_dir, "backend.npz")),
-            cfg.load_yaml(os.path.join(backend_dir, "backend.yaml")),
-            read_list(os.path.join(backend_dir, "classes.txt")))
+    save_dir(args.out_dir, backend, options, classes)
 
 
 if __name__ == "__main__":

@@ -97,18 +97,14 @@ class ClipScorer:
     def score(self, dataset, indices, progress=lambda x: x):
         """``(len(indices), C)`` float32 posteriors, in the order of ``indices``."""
         self.model.eval()
-        out, pending, owners = [], [], []
+        out, pending = [], []            # pending: the window stacks of clips not yet scored
 
         def flush():
-            if not pending:
-                return
-            posts = self._run(torch.cat(pending))
-            start = 0
-            for n in owners:
-                out.append(aggregate(posts[start:start + n], self.decode.aggregate, self.multi_label))
-                start += n
-            pending.clear()
-            owners.clear()
+            if pending:
+                posts = self._run(torch.cat(pending))
+                out.extend(aggregate(part, self.decode.aggregate, self.multi_label)
+                           for part in posts.split([len(p) for p in pending]))
+                pending.clear()
 
         for index in progress(indices):
             x = self._inputs(dataset.matrix(index))
@@ -116,7 +112,6 @@ class ClipScorer:
                             sum(len(p) for p in pending) + len(x) > self.decode.batch_size):
                 flush()
             pending.append(x)
-            owners.append(len(x))
         flush()
         if not out:
             return np.zeros((0, 0), dtype=np.float32)

@@ -4,8 +4,10 @@ import contextlib
 import os
 
 import kaldiio
+import numpy as np
 
 from dcase_tk.io.atomic import atomic_path
+from dcase_tk.io.table import read_table
 
 
 @contextlib.contextmanager
@@ -18,6 +20,13 @@ def ark_scp_writer(ark_path):
         with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
             yield writer
         _repoint_scp(tmp_scp, tmp_ark, os.path.abspath(ark_path))
+
+
+def read_vectors(scp_path):
+    """``(utts, (N, D) float64 array)`` of the vectors an scp names (e.g. ``xvector.scp``)."""
+    table = read_table(scp_path)
+    utts = list(table)
+    return utts, np.stack([kaldiio.load_mat(table[u]) for u in utts]).astype(np.float64)
 
 
 def _repoint_scp(scp, old_ark, new_ark):

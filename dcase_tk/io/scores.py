@@ -1,8 +1,11 @@
-"""``score`` files: ``<utt> <p_1> ... <p_C>`` in classes.txt order, one utterance a line."""
+"""``score`` files: ``<utt> <p_1> ... <p_C>`` in classes.txt order, one utterance a line, and the
+decode dirs that hold them."""
+import os
+
 import numpy as np
 
 from dcase_tk.io.atomic import atomic_open
-from dcase_tk.io.table import TableError, read_lines, sort_key
+from dcase_tk.io.table import TableError, read_lines, sort_key, write_list, write_table
 
 
 def write_scores(path, utts, scores):
@@ -10,6 +13,16 @@ def write_scores(path, utts, scores):
     with atomic_open(path) as f:
         for i in sorted(range(len(utts)), key=lambda i: sort_key(utts[i])):
             f.write(utts[i] + " " + " ".join(f"{v:.6f}" for v in scores[i]) + "\n")
+
+
+def write_decode_dir(out_dir, utts, probs, classes):
+    """What scoring reads from a decode dir: ``score``, ``decision`` (the most probable class)
+    and ``classes.txt``."""
+    os.makedirs(out_dir, exist_ok=True)
+    write_list(os.path.join(out_dir, "classes.txt"), classes)
+    write_scores(os.path.join(out_dir, "score"), utts, probs)
+    write_table(os.path.join(out_dir, "decision"),
+                {u: classes[int(i)] for u, i in zip(utts, np.asarray(probs).argmax(axis=1))})
 
 
 def read_scores(path, n_classes=None):

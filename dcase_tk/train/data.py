@@ -7,6 +7,7 @@ fits in memory fast after the first epoch). Batches are drawn through a ``torch`
 seeded by the item's position in the epoch, not by the worker, so results do not depend on the
 number of workers and a resumed run reads exactly the same data.
 """
+import functools
 import os
 
 import kaldiio
@@ -97,8 +98,9 @@ class FeatureSet(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.utts)
 
-    @property
+    @functools.cached_property
     def dim(self):
+        """Features per frame (read from the first clip, once)."""
         return self.matrix(0).shape[1]
 
     def matrix(self, index):
@@ -134,4 +136,4 @@ def collate(items):
 def loader(dataset, batches, num_workers=0):
     """A DataLoader over ``batches``: lists of ``(index, seed)`` items."""
     return torch.utils.data.DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
-                                       num_workers=num_workers, persistent_workers=False)
+                                       num_workers=num_workers)

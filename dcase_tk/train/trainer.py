@@ -74,8 +74,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be adam or sgd, got {c.optimizer}")
         if c.sampler not in sampling.SAMPLERS:
             raise ValueError(f"sampler must be one of {sampling.SAMPLERS}, got {c.sampler}")
-        c.augment_config = AugmentConfig.from_dict(c.augment or {})
-        make_loss(c.loss, **c.loss_options)          # fail now on a bad loss config
+        AugmentConfig.from_dict(c.augment or {})     # fail now on a bad augment or loss config
+        make_loss(c.loss, **c.loss_options)
         return c
 
 
@@ -101,6 +101,7 @@ class Trainer:
         self.cfg, self.outdir, self.classes, self.resume_key = cfg, outdir, classes, resume_key
         self.kind, self.multi_label = output_kind(model), multi_label
         self.loss_fn = make_loss(cfg.loss, **cfg.loss_options)
+        self.augment = AugmentConfig.from_dict(cfg.augment or {})
         self.scorer = ClipScorer(self.model, frames, decode, multi_label, self.ctx.device)
         self.ckpt_dir = os.path.join(outdir, "checkpoints")
         self.optimizer = make_optimizer(cfg, self.model.parameters())
@@ -196,7 +197,7 @@ class Trainer:
         """One optimizer step on this process's share; returns (loss sum, correct, examples)."""
         cfg, device = self.cfg, self.ctx.device
         x, y = batch["x"].to(device, non_blocking=True), batch["y"].to(device, non_blocking=True)
-        x, y = apply_batch(cfg.augment_config, x, y, generator)
+        x, y = apply_batch(self.augment, x, y, generator)
         smoothing = batch["smoothing"].to(device) if "smoothing" in batch else cfg.label_smoothing
         with self._autocast():
             out = self.net(x)
@@ -220,7 +221,6 @@ class Trainer:
         mine = list(range(self.ctx.rank, len(valid_set), self.ctx.world))
         posts = self.scorer.score(valid_set, mine)
         parts = distributed.gather((mine, posts), self.ctx)
-        self.model.train()
         order = np.concatenate([np.asarray(i, dtype=int) for i, _ in parts])
         scores = np.concatenate([p for _, p in parts if len(p)])[np.argsort(order)]
         targets = valid_set.targets

@@ -9,7 +9,8 @@
 #
 # Stages: 0 corpus, 1 data prep, 2 features, 3 normalisation statistics, 6 training,
 # 7 inference (for embedding systems: embeddings, back-end training and scoring), 8 scoring
-# and RESULTS.md. On the mini corpus each system's mini_corpus: overrides apply. Every step skips when its inputs are unchanged.
+# and RESULTS.md. On the mini corpus each system's mini_corpus: overrides apply. Every step
+# skips when its inputs are unchanged.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
