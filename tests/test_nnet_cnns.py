@@ -289,3 +289,14 @@ def test_task2_baseline_contract():
     check_overfits(TASK2_SMALL, n_in=8, n_classes=4, frames=10)
     with pytest.raises(ValueError, match="one kernel per conv"):
         build_model({"name": "task2_baseline", "kernels": [7, 5]}, 64, 41, 25)
+
+
+# ---------------------------------------------------------------------------- cnn_baseline
+
+BASELINE_SMALL = {"name": "cnn_baseline", "filters": [4, 8], "kernel_size": 3,
+                  "pool_sizes": [[2, 2], [2, 5]], "hidden": 16, "dropout": 0.0}
+
+
+def test_cnn_baseline_contract():
+    check_forward(BASELINE_SMALL, n_in=8, n_classes=4, frames=20)
+    check_overfits(BASELINE_SMALL, n_in=8, n_classes=4, frames=20)
