@@ -27,6 +27,7 @@ demo: install
 bench: install
 	$(PY) bench/feats.py
 	$(PY) bench/train.py
+	$(PY) bench/gmm.py
 
 clean-venv:
 	rm -rf $(VENV)

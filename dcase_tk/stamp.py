@@ -11,10 +11,13 @@ by content.
 import hashlib
 import json
 import os
+import shutil
 
+from dcase_tk.errors import UserError
 from dcase_tk.io.atomic import write_text
 
 DONE = ".done"
+STARTED = ".started"     # the inputs hash of a resumable step's work in progress
 BINARY_SUFFIXES = (".ark", ".pt", ".npz", ".npy", ".wav", ".flac", ".zip", ".png")
 
 
@@ -62,3 +65,17 @@ def is_done(outdir, digest, name=DONE):
 
 def mark_done(outdir, digest, name=DONE):
     write_text(os.path.join(outdir, name), digest + "\n")
+
+
+def start(outdir, digest, force=False):
+    """Get ``outdir`` ready for a resumable step (one that keeps per-iteration files): what is
+    there is kept if it was started from the same inputs, else removed, so that a resumed run
+    never mixes in files made from other inputs or options. A non-empty directory this function
+    did not start is refused rather than emptied."""
+    if os.path.isdir(outdir) and os.listdir(outdir):
+        if not os.path.isfile(os.path.join(outdir, STARTED)):
+            raise UserError(f"{outdir} exists and was not made by this step; remove it or choose another dir")
+        if force or not is_done(outdir, digest, STARTED):
+            shutil.rmtree(outdir)
+    os.makedirs(outdir, exist_ok=True)
+    mark_done(outdir, digest, STARTED)

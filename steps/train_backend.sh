@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Train the back end (LDA, length norm, cosine to class means) of an embedding system on the
-# embeddings of its training set; the system config's backend: section sets it up.
+# Train the back end of an embedding system (transforms such as LDA and length norm, then a
+# classifier: cosine, PLDA, Gaussian, logistic, SVM or MLP) on the embeddings of its training set
+# (<embedding-dir>/ivector.scp or xvector.scp); the system config's backend: section sets it up
+# (docs/backends.md).
 set -euo pipefail
 system_config=
 force=false
@@ -12,7 +14,8 @@ emb=$1
 data=$2
 dir=$3
 
-inputs=("$emb/xvector.scp" "$data" "$system_config")
+scp=$(python -m dcase_tk.bin.embeddings_scp "$emb")
+inputs=("$scp" "$data" "$system_config")
 if python -m dcase_tk.bin.stamp check "$dir" --force "$force" "${inputs[@]}"; then exit 0; fi
 python -m dcase_tk.bin.train_backend --config "$system_config" "$emb" "$data" "$dir"
 python -m dcase_tk.bin.stamp done "$dir" "${inputs[@]}"

@@ -237,3 +237,60 @@ def test_published_systems_run_end_to_end(recipe_a):
     assert backend["lda.transform"].shape == (128, 100)
     rows = (recipe / "RESULTS.md").read_text()
     assert "| 1a | cnn8 | test | 60 |" in rows and rows.count("| 1a |") >= 6
+
+
+IVECTOR_SYSTEMS = ("ivector", "ivector_svm")
+IVECTORS = "exp/1a/ivector_mfcc60"
+
+
+@pytest.fixture(scope="module")
+def ivector_recipe(recipe_a):
+    recipe, _ = recipe_a
+    r = run_recipe(recipe, "--stage", 2, "--nj", 2, "--systems", " ".join(IVECTOR_SYSTEMS))
+    assert r.returncode == 0, r.stdout[-5000:]
+    return recipe, r.stdout
+
+
+def test_ivector_systems_run_stages_4_to_8_well_above_chance(ivector_recipe):
+    recipe, output = ivector_recipe
+    for stage in ("Stage 4: UBM, i-vector extractor", "Stage 5: back end of ivector ", "Stage 8: scoring ivector_svm"):
+        assert stage in output
+    results = {s: read_result(recipe, system=s)["class_avg_accuracy"] for s in IVECTOR_SYSTEMS}
+    assert all(acc >= 5 * CHANCE for acc in results.values()), results
+    # the mini corpus's smaller model; one UBM, extractor and set of i-vectors shared by both systems
+    ubm = np.load(recipe / IVECTORS / "ubm/final.npz", allow_pickle=False)
+    assert ubm["variances"].shape == (64, 60)                  # Jung et al.'s diagonal UBM
+    vectors = kaldiio.load_scp(str(recipe / IVECTORS / "ivectors_test/ivector.scp"))
+    assert len(vectors) == 60 and all(v.shape == (20,) and v.dtype == np.float32 for v in vectors.values())
+    assert sorted(p.name for p in (recipe / IVECTORS / "extractor").glob("[0-9]*.npz")) == [f"{i}.npz" for i in range(6)]
+    assert os.readlink(recipe / IVECTORS / "extractor/final.npz") == "5.npz"
+    # EM never lowered the objective (logged by every iteration's M-step)
+    logs = sorted((recipe / IVECTORS / "extractor/log").glob("est.*.log"))
+    objectives = [float(log.read_text().split("objective per frame ")[1].split()[0]) for log in logs]
+    assert len(objectives) == 5 and objectives == sorted(objectives), objectives
+    backend = np.load(recipe / "exp/1a/ivector_svm/backend/backend.npz", allow_pickle=False)
+    assert backend["svm.support_vectors"].shape[1] == 20
+    assert "| 1a | ivector | test | 60 |" in (recipe / "RESULTS.md").read_text()
+
+
+def test_ivector_extractor_killed_mid_training_resumes_at_its_iteration(ivector_recipe, tmp_path):
+    reference, _ = ivector_recipe
+    recipe = copy_recipe("dcase2018_task1", tmp_path / "recipe")
+    (recipe / "corpus/mini").mkdir(parents=True)     # the same mini corpus (and its overrides), not built again
+    (recipe / "corpus/mini/TUT-urban-acoustic-scenes-2018-development").symlink_to(
+        reference / "corpus/mini/TUT-urban-acoustic-scenes-2018-development")
+    args = ["--nj", 2, "--systems", "ivector", "--stop_stage", 4]
+    proc = start_recipe(recipe, *args)
+    wait_for(recipe / IVECTORS / "extractor/2.npz", proc)
+    kill_tree(proc)
+    assert not (recipe / IVECTORS / "extractor/final.npz").exists()
+    done = {p.name: p.stat().st_mtime_ns for p in (recipe / IVECTORS / "extractor").glob("[0-9]*.npz")}
+
+    result = run_recipe(recipe, *args)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "EM iteration 1 of 5" not in result.stdout and "EM iteration 5 of 5" in result.stdout
+    kept = {p.name: p.stat().st_mtime_ns for p in (recipe / IVECTORS / "extractor").glob("[0-9]*.npz")}
+    assert all(kept[name] == mtime for name, mtime in done.items())   # finished iterations not redone
+    a = np.load(reference / IVECTORS / "extractor/final.npz", allow_pickle=False)
+    b = np.load(recipe / IVECTORS / "extractor/final.npz", allow_pickle=False)
+    np.testing.assert_allclose(a["T"], b["T"], rtol=1e-6, atol=1e-9)

@@ -1,31 +1,31 @@
-"""The files of an embedding system's back end: the embeddings it reads (``<dir>/xvector.scp``)
-and a trained back-end dir: ``backend.npz`` (the fitted pipeline, plain numpy), ``backend.yaml``
-(its options, with the posterior ``scale``) and ``classes.txt`` (the score columns)."""
+"""The embeddings a back end reads: ``<emb-dir>/ivector.scp`` (i-vectors, written by
+steps/extract_ivectors.sh) or ``<emb-dir>/xvector.scp`` (network embeddings, written by
+steps/infer.sh --embeddings true), Kaldi vectors in an ark (DESIGN.md §5). A trained back end's
+own files are pipeline.py's."""
 import os
 
-from dcase_tk import config as cfg
-from dcase_tk.backend.cosine import Backend
+from dcase_tk.errors import UserError
 from dcase_tk.io.ark import read_vectors
-from dcase_tk.io.table import read_list, write_list
+
+SCPS = {"ivector.scp": "steps/extract_ivectors.sh", "xvector.scp": "steps/infer.sh --embeddings true"}
+
+
+class EmbeddingsError(UserError, ValueError):
+    """An embedding dir without exactly one of the scp files of ``SCPS``."""
+
+
+def embeddings_scp(emb_dir):
+    """The path of the one embedding scp in ``emb_dir``; EmbeddingsError if none or both."""
+    found = [name for name in SCPS if os.path.isfile(os.path.join(emb_dir, name))]
+    if not found:
+        writers = " or ".join(f"{name} ({step})" for name, step in SCPS.items())
+        raise EmbeddingsError(f"{emb_dir}: no embeddings; it needs {writers}: run that step first")
+    if len(found) > 1:
+        raise EmbeddingsError(f"{emb_dir}: both {' and '.join(found)}; an embedding dir holds one "
+                              "kind of embedding: remove the stale one or use separate dirs")
+    return os.path.join(emb_dir, found[0])
 
 
 def read_embeddings(emb_dir):
-    """``(utts, (N, D) float64)`` from ``<emb_dir>/xvector.scp``."""
-    scp = os.path.join(emb_dir, "xvector.scp")
-    if not os.path.isfile(scp):
-        raise FileNotFoundError(f"{scp} not found: run steps/infer.sh --embeddings true first")
-    return read_vectors(scp)
-
-
-def save_dir(directory, backend, options, classes):
-    os.makedirs(directory, exist_ok=True)
-    backend.save(os.path.join(directory, "backend.npz"))
-    write_list(os.path.join(directory, "classes.txt"), classes)
-    cfg.save(options, os.path.join(directory, "backend.yaml"))
-
-
-def load_dir(directory):
-    """``(Backend, options, classes)``."""
-    return (Backend.load(os.path.join(directory, "backend.npz")),
-            cfg.load_yaml(os.path.join(directory, "backend.yaml")),
-            read_list(os.path.join(directory, "classes.txt")))
+    """``(utts, (N, D) float64)`` from the embedding scp of ``emb_dir``."""
+    return read_vectors(embeddings_scp(emb_dir))

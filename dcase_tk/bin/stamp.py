@@ -3,6 +3,8 @@
   stamp.py check OUTDIR [--force true] [--name .done] -- INPUT ...   exit 0 (and say so) if up to date
   stamp.py done  OUTDIR [--name .done] -- INPUT ...                  record success
   stamp.py hash  OUTDIR -- INPUT ...                                  print the inputs' hash
+  stamp.py start OUTDIR [--force true] -- INPUT ...                  ready OUTDIR for a resumable
+      step: keep its files if it was started from the same inputs, else empty it
 """
 import sys
 
@@ -11,7 +13,7 @@ from dcase_tk import cli, stamp
 
 def main(argv=None):
     p = cli.parser(__doc__)
-    p.add_argument("action", choices=["check", "done", "hash"])
+    p.add_argument("action", choices=["check", "done", "hash", "start"])
     p.add_argument("outdir")
     p.add_argument("inputs", nargs="+", help="files and directories the step reads")
     p.add_argument("--force", default="false", choices=["true", "false"])
@@ -22,6 +24,9 @@ def main(argv=None):
     digest = stamp.inputs_hash(args.inputs, args.extra)
     if args.action == "hash":
         print(digest)
+        return 0
+    if args.action == "start":
+        stamp.start(args.outdir, digest, args.force == "true")
         return 0
     if args.action == "done":
         stamp.mark_done(args.outdir, digest, args.name)

@@ -7,10 +7,13 @@
 #   ./run.sh --systems "baseline" --train_opts "--training.epochs 50"
 #   ./run.sh --systems "cnn8 xvector"        # any conf/systems/<name>.yaml
 #
-# Stages: 0 corpus, 1 data prep, 2 features, 3 normalisation statistics, 6 training,
-# 7 inference (for embedding systems: embeddings, back-end training and scoring), 8 scoring
-# and RESULTS.md. On the mini corpus each system's mini_corpus: overrides apply. Every step
-# skips when its inputs are unchanged.
+#   ./run.sh --systems "ivector ivector_svm"  # i-vectors (conf/ivector/mfcc60.yaml) + back ends
+#
+# Stages: 0 corpus, 1 data prep, 2 features, 3 normalisation statistics, 4 UBM, i-vector
+# extractor and i-vectors (systems with an ivector: entry), 5 their back ends and scores,
+# 6 training, 7 inference (for embedding systems: embeddings, back-end training and scoring),
+# 8 scoring and RESULTS.md. On the mini corpus each system's (and i-vector config's) mini_corpus:
+# overrides apply. Every step skips when its inputs are unchanged.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
@@ -35,6 +38,9 @@ train_nnet_script=steps/train_nnet.sh
 infer_script=steps/infer.sh
 train_backend_script=steps/train_backend.sh
 score_backend_script=steps/score_backend.sh
+train_ubm_script=steps/train_ubm.sh
+train_ivector_extractor_script=steps/train_ivector_extractor.sh
+extract_ivectors_script=steps/extract_ivectors.sh
 score_script=steps/score.sh
 help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 1 recipe; see the header of run.sh)"
 . utils/parse_options.sh
@@ -67,19 +73,45 @@ eval_sets="test"
 prep_opts=()
 [ -n "$eval_root" ] && eval_sets="$eval_sets evaluation" && prep_opts+=(--eval-root "$eval_root")
 [ -n "$leaderboard_root" ] && eval_sets="$eval_sets leaderboard" && prep_opts+=(--leaderboard-root "$leaderboard_root")
-feat_name() { python -m dcase_tk.bin.config_value "conf/systems/$1.yaml" features; }
+config_value() { python -m dcase_tk.bin.config_value "$@"; }
+# An i-vector system's features are those of its i-vector config (conf/ivector/<name>.yaml).
+ivector_name() { config_value --default "" "conf/systems/$1.yaml" ivector; }
+feat_name() {
+  local ivector
+  ivector=$(ivector_name "$1")
+  if [ -n "$ivector" ]; then config_value "conf/ivector/$ivector.yaml" features
+  else config_value "conf/systems/$1.yaml" features; fi
+}
 feat_conf() {
   local name=$1
   if [ -f "conf/feats/${name}_$fs.yaml" ]; then echo "conf/feats/${name}_$fs.yaml"; else echo "conf/feats/$name.yaml"; fi
 }
 feat_dir() { echo "$dump/$(basename "$(feat_conf "$1")" .yaml)"; }
+mini_opts() { if $mini; then config_value --as_options "$1" mini_corpus; fi; }
 # The system's overrides for the mini corpus (its mini_corpus: section), then --train_opts.
 system_opts() {
-  local opts=
-  $mini && opts=$(python -m dcase_tk.bin.config_value --as_options "conf/systems/$1.yaml" mini_corpus)
+  local opts
+  opts=$(mini_opts "conf/systems/$1.yaml")
   echo "$opts${opts:+${train_opts:+ }}$train_opts"
 }
-has_backend() { [ -n "$(python -m dcase_tk.bin.config_value --as_options "conf/systems/$1.yaml" backend)" ]; }
+has_backend() { [ -n "$(config_value --as_options "conf/systems/$1.yaml" backend)" ]; }
+# back_end <stage> <system> <embeddings dir prefix>: train the system's back end on
+# <prefix><train set>_tr and score <prefix><set> of every evaluation set into exp/<system>/<set>
+back_end() {
+  local stage=$1 system=$2 prefix=$3 set
+  log "Stage $stage: back end of $system on ${prefix}${train_set}_tr -> $exp/$system/backend"
+  $train_backend_script --force "$force" --system_config "conf/systems/$system.yaml" \
+    "${prefix}${train_set}_tr" "$data/${train_set}_tr" "$exp/$system/backend"
+  for set in $eval_sets; do
+    $score_backend_script --force "$force" "$exp/$system/backend" "${prefix}$set" "$exp/$system/$set"
+  done
+}
+ivector_systems=
+nnet_systems=
+for system in $systems; do
+  if [ -n "$(ivector_name "$system")" ]; then ivector_systems="$ivector_systems $system"
+  else nnet_systems="$nnet_systems $system"; fi
+done
 for system in $systems; do
   [ -f "conf/systems/$system.yaml" ] || { echo "run.sh: no conf/systems/$system.yaml" >&2; exit 1; }
 done
@@ -148,8 +180,32 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   done
 fi
 
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  for ivector in $(for system in $ivector_systems; do ivector_name "$system"; done | sort -u); do
+    conf=conf/ivector/$ivector.yaml
+    feats=$(feat_dir "$(config_value "$conf" features)")
+    dir=$exp/ivector_$ivector
+    opts=$(mini_opts "$conf")
+    log "Stage 4: UBM, i-vector extractor ($conf) on $feats/${train_set}_tr -> $dir ${opts:+(overrides: $opts)}"
+    common=(--cmd "$train_cmd" --nj "$nj" --num_threads "$num_threads" --gpu "$gpu" --force "$force")
+    $train_ubm_script "${common[@]}" --ivector_config "$conf" --opts "$opts" "$feats/${train_set}_tr" "$dir/ubm"
+    $train_ivector_extractor_script "${common[@]}" --ivector_config "$conf" --opts "$opts" \
+      "$feats/${train_set}_tr" "$dir/ubm" "$dir/extractor"
+    for set in ${train_set}_tr $eval_sets; do
+      log "Stage 4: i-vectors of $set -> $dir/ivectors_$set"
+      $extract_ivectors_script "${common[@]}" "$dir/extractor" "$feats/$set" "$dir/ivectors_$set"
+    done
+  done
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  for system in $ivector_systems; do
+    back_end 5 "$system" "$exp/ivector_$(ivector_name "$system")/ivectors_"
+  done
+fi
+
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  for system in $systems; do
+  for system in $nnet_systems; do
     feats=$(feat_dir "$(feat_name "$system")")
     opts=$(system_opts "$system")
     log "Stage 6: training $system -> $exp/$system ${opts:+(overrides: $opts)}"
@@ -160,7 +216,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
 fi
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
-  for system in $systems; do
+  for system in $nnet_systems; do
     feats=$(feat_dir "$(feat_name "$system")")
     if has_backend "$system"; then
       # embedding systems: embeddings of the training and test sets, a back end trained on the
@@ -170,12 +226,7 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
         $infer_script --embeddings true --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" \
           --force "$force" "$exp/$system" "$feats/$set" "$exp/$system/$set"
       done
-      log "Stage 7: back end of $system -> $exp/$system/backend"
-      $train_backend_script --force "$force" --system_config "conf/systems/$system.yaml" \
-        "$exp/$system/${train_set}_tr" "$data/${train_set}_tr" "$exp/$system/backend"
-      for set in $eval_sets; do
-        $score_backend_script --force "$force" "$exp/$system/backend" "$exp/$system/$set"
-      done
+      back_end 7 "$system" "$exp/$system/"
       continue
     fi
     for set in $eval_sets; do
