@@ -142,12 +142,55 @@ def test_rank_shares_partition_the_global_batch():
 
 
 def test_per_example_smoothing_from_a_table(dumps):
-    from dcase_tk.train.data import read_smoothing
+    from dcase_tk.train.data import read_clip_values
     train_set = datasets(dumps)[0]
-    s = read_smoothing(str(dumps[0]), train_set.utts, "utt2verified", {"0": 0.3, "1": 0.0}, 0.1)
+    s = read_clip_values(str(dumps[0]), train_set.utts, "utt2verified", {"0": 0.3, "1": 0.0}, 0.1, "smoothing_table")
     assert s.tolist() == pytest.approx([0.3 if int(u[-3:]) % 2 == 0 else 0.0 for u in train_set.utts])
     item = train_set[(0, 0)]
     assert item["x"].shape == (50, 10) and item["y"].tolist() == [1.0, 0.0, 0.0]
+
+
+class MeanLinear(torch.nn.Module):
+    """No batch statistics (unlike BatchNorm), so a batch's examples do not affect each other."""
+    output = "logits"
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(10, 3)
+
+    def forward(self, x):
+        return self.fc(x.mean(dim=1))
+
+
+def test_loss_mask_step_equals_a_step_without_the_dropped_unverified_example(tmp_path):
+    """Jeong & Lim's mask (alpha 0.8): an unverified clip with a wrong label has by far the largest
+    loss and is dropped; a verified clip with a wrong label is kept."""
+    x = 0.1 * torch.randn(6, 5, 10, generator=torch.Generator().manual_seed(0))
+    x[:, :, 0] += 4.0                                 # the initial model's logits: (mean of feature 0, 0, 0)
+    y = torch.eye(3)[[0, 1, 2, 0, 1, 2]]
+    trusted = torch.tensor([1.0, 1, 0, 0, 1, 0])
+
+    def one_step(batch, mask, outdir):
+        torch.manual_seed(0)
+        net = MeanLinear()
+        with torch.no_grad():
+            net.fc.weight.zero_()
+            net.fc.weight[0, 0] = 1.0                 # feature 0 is high everywhere: "a" predicted
+        cfg = TrainConfig.from_dict({"lr": 0.1, "loss_mask": mask, "batch_size": len(batch["x"])})
+        trainer = Trainer(net, cfg, str(outdir), CLASSES, "k", 5, DecodeConfig.from_dict(None), False)
+        trainer._step(batch, len(batch["x"]), torch.Generator().manual_seed(0))
+        return net.fc.weight.detach().clone()
+
+    logits = torch.zeros(6, 3)
+    logits[:, 0] = x[:, :, 0].mean(dim=1)
+    losses = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    assert losses[[2, 5]].min() >= 0.8 * losses.max() > losses[3]     # the unverified "c"s go, the "a" stays
+    masked = one_step({"x": x, "y": y, "trusted": trusted}, 0.8, tmp_path / "a")
+    keep = [0, 1, 3, 4]
+    without = one_step({"x": x[keep], "y": y[keep], "trusted": trusted[keep]}, 0.0, tmp_path / "b")
+    plain = one_step({"x": x, "y": y, "trusted": trusted}, 0.0, tmp_path / "c")
+    torch.testing.assert_close(masked, without)
+    assert not torch.allclose(masked, plain)
 
 
 def test_bad_training_options():
@@ -157,6 +200,8 @@ def test_bad_training_options():
         TrainConfig.from_dict({"select_metric": "f1"})
     with pytest.raises(ValueError, match="sampler"):
         TrainConfig.from_dict({"sampler": "uniform"})
+    with pytest.raises(ValueError, match="loss_mask must be in"):
+        TrainConfig.from_dict({"loss_mask": 1.5})
 
 
 def test_multi_label_training_selects_on_map(tmp_path):
@@ -192,7 +237,9 @@ def test_train_nnet_rejects_bad_system_configs(tmp_path, dumps):
     cases = [({"model": MODEL, "training": {}, "input": {}}, "input.frames"),
              ({"model": MODEL, "training": {"optimiser": "adam"}, "input": {"frames": 50}}, "unknown training option"),
              ({"model": MODEL, "training": {}, "input": {"frames": 50}, "decode": {"mode": "all"}}, "decode.mode"),
-             ({"model": MODEL, "training": {"loss": "hinge"}, "input": {"frames": 50}}, "hinge")]
+             ({"model": MODEL, "training": {"loss": "hinge"}, "input": {"frames": 50}}, "hinge"),
+             ({"model": MODEL, "training": {"loss_mask": 0.8, "loss_mask_table": "utt2trusted"},
+               "input": {"frames": 50}}, "training.loss_mask_table: .*utt2trusted not found")]
     for system, message in cases:
         path = tmp_path / "sys.yaml"
         path.write_text(yaml.safe_dump(system))

@@ -28,7 +28,7 @@ from dcase_tk.features import cmvn
 from dcase_tk.io.table import write_list
 from dcase_tk.nnet import build_model
 from dcase_tk.train import distributed
-from dcase_tk.train.data import FeatureSet, read_classes, read_smoothing
+from dcase_tk.train.data import FeatureSet, read_classes, read_clip_values
 from dcase_tk.train.trainer import Trainer, TrainConfig
 
 log = logging.getLogger("dcase_tk.train_nnet")
@@ -63,8 +63,12 @@ def load_sets(args, system, frames, train_cfg):
     train.with_targets(classes, labels)
     valid = FeatureSet(args.valid_dir, stats).with_targets(classes, labels)
     if train_cfg.smoothing_table:
-        train.smoothing = read_smoothing(args.train_dir, train.utts, train_cfg.smoothing_table,
-                                         train_cfg.smoothing_values, train_cfg.label_smoothing)
+        train.smoothing = read_clip_values(args.train_dir, train.utts, train_cfg.smoothing_table,
+                                           train_cfg.smoothing_values, train_cfg.label_smoothing,
+                                           "smoothing_table")
+    if train_cfg.loss_mask:
+        train.trusted = read_clip_values(args.train_dir, train.utts, train_cfg.loss_mask_table, {"1": 1.0}, 0.0,
+                                         "loss_mask_table")
     if not len(train) or not len(valid):
         raise cli.ToolError(f"no clips in {args.train_dir if not len(train) else args.valid_dir}/feats.scp")
     return classes, train, valid

@@ -62,12 +62,13 @@ def read_targets(feat_dir, utts, classes, labels):
     return targets
 
 
-def read_smoothing(feat_dir, utts, table_name, values, default):
-    """Per-clip label-smoothing strengths: ``values[table[utt]]`` from a table of the dump dir
-    (e.g. ``utt2verified`` with ``{"0": 0.2, "1": 0.0}``), ``default`` for other values."""
+def read_clip_values(feat_dir, utts, table_name, values, default, option):
+    """Per-clip numbers ``values[table[utt]]`` from a table of the dump dir, ``default`` for
+    other values: label-smoothing strengths (``utt2verified`` with ``{"0": 0.2, "1": 0.0}``) or
+    the clips the loss mask trusts (``{"1": 1.0}``). ``option`` names the setting in errors."""
     path = os.path.join(feat_dir, table_name)
     if not os.path.isfile(path):
-        raise ToolError(f"training.smoothing_table: {path} not found")
+        raise ToolError(f"training.{option}: {path} not found")
     table = read_table(path)
     return np.array([float(values.get(str(table.get(u, "")), default)) for u in utts], dtype=np.float32)
 
@@ -90,6 +91,7 @@ class FeatureSet(torch.utils.data.Dataset):
         self.mean, self.std = cmvn.mean_std(stats) if stats is not None else (None, None)
         self.targets = None          # (N, C) float32, set by with_targets
         self.smoothing = None        # (N,) float32 or None
+        self.trusted = None          # (N,) float32 1/0 or None: clips the loss mask never drops
 
     def with_targets(self, classes, labels="auto"):
         self.targets = read_targets(self.feat_dir, self.utts, classes, label_file(self.feat_dir, labels))
@@ -126,6 +128,8 @@ class FeatureSet(torch.utils.data.Dataset):
             out["y"] = torch.from_numpy(self.targets[index])
         if self.smoothing is not None:
             out["smoothing"] = torch.tensor(self.smoothing[index])
+        if self.trusted is not None:
+            out["trusted"] = torch.tensor(self.trusted[index])
         return out
 
 

@@ -30,7 +30,7 @@ from dcase_tk.plots import plot_curves
 from dcase_tk.train import checkpoint, distributed, sampling
 from dcase_tk.train.augment import AugmentConfig, apply_batch
 from dcase_tk.train.data import loader
-from dcase_tk.train.losses import make_loss
+from dcase_tk.train.losses import loss_mask, make_loss
 from dcase_tk.train.metrics import METRICS, validation_metrics
 from dcase_tk.train.schedule import make_scheduler
 
@@ -53,6 +53,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     smoothing_table: str = ""            # per-clip smoothing from a table, e.g. utt2verified
     smoothing_values: dict = dataclasses.field(default_factory=dict)   # table value -> strength
+    loss_mask: float = 0.0               # Jeong & Lim's batch-wise loss masking: alpha (0.8); 0: off
+    loss_mask_table: str = "utt2verified"   # clips whose value there is 1 are never masked
     schedule: dict = None                # see dcase_tk.train.schedule
     augment: dict = None                 # see dcase_tk.train.augment.AugmentConfig
     grad_clip: float = 0.0               # max gradient norm; 0: off
@@ -74,6 +76,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be adam or sgd, got {c.optimizer}")
         if c.sampler not in sampling.SAMPLERS:
             raise ValueError(f"sampler must be one of {sampling.SAMPLERS}, got {c.sampler}")
+        if not 0.0 <= c.loss_mask <= 1.0:
+            raise ValueError(f"loss_mask must be in [0, 1] (Jeong & Lim use 0.8; 0: off), got {c.loss_mask}")
         AugmentConfig.from_dict(c.augment or {})     # fail now on a bad augment or loss config
         make_loss(c.loss, **c.loss_options)
         return c
@@ -201,7 +205,12 @@ class Trainer:
         smoothing = batch["smoothing"].to(device) if "smoothing" in batch else cfg.label_smoothing
         with self._autocast():
             out = self.net(x)
-        loss = self.loss_fn(out.float(), y, kind=self.kind, smoothing=smoothing)
+        weights = None
+        if cfg.loss_mask:
+            # drop this share's unverified examples whose loss is near the largest (losses.loss_mask)
+            per_example = self.loss_fn.per_example(out.float(), y, kind=self.kind, smoothing=smoothing)
+            weights = loss_mask(per_example, batch["trusted"].to(device), cfg.loss_mask)
+        loss = self.loss_fn(out.float(), y, kind=self.kind, smoothing=smoothing, weights=weights)
         # sum of this share's losses over the global batch size, times the number of processes
         # (DDP averages gradients over processes): the global batch's mean-loss gradient
         scaled = loss * (len(x) * self.ctx.world / global_size)
