@@ -20,8 +20,7 @@ import logging
 import os
 import sys
 
-import soundfile
-
+from dcase_tk.data.corpus import check_audio, corpus_root_for_paths
 from dcase_tk.data.safety import DataDirError, check_key, check_path
 from dcase_tk.io.table import write_list, write_table
 from tut2018 import DEVICES, SCENES
@@ -145,25 +144,6 @@ def read_meta(root):
 
 # ---------------------------------------------------------------- building the sets
 
-def corpus_root_for_paths(root, data_root, name):
-    """The root to write into wav.scp: ``root`` itself, or a link to it if its path is unsafe.
-
-    The corpus root may contain spaces (a mounted drive, a home folder); wav.scp must not. A
-    symlink ``<data_root>/.corpus_links/<name>`` keeps every written path shell-safe.
-    """
-    root = os.path.abspath(root)
-    try:
-        return check_path(root, "corpus root")
-    except DataDirError:
-        link = os.path.join(os.path.abspath(data_root), ".corpus_links", name)
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if os.path.islink(link):
-            os.unlink(link)
-        os.symlink(root, link)
-        LOG.info("corpus root '%s' has characters unsafe in wav.scp; using the link %s", root, link)
-        return check_path(link, "corpus link (move data_root to a path without spaces)")
-
-
 def utterance(root, filename, where, **fields):
     utt = check_key(os.path.splitext(os.path.basename(filename))[0], where)
     path = check_path(os.path.join(root, filename), where)
@@ -219,20 +199,6 @@ def unlabelled_set(eval_root, data_root, name):
 
 # ---------------------------------------------------------------- writing a data dir
 
-def check_audio(utts):
-    """Split into (readable with duration, missing, unreadable with reason)."""
-    readable, missing, bad = [], [], []
-    for item in utts:
-        if not os.path.isfile(item.path):
-            missing.append(item)
-            continue
-        try:
-            readable.append((item, soundfile.info(item.path).duration))
-        except RuntimeError as error:  # soundfile.LibsndfileError
-            bad.append((item, str(error).replace("\n", " ")))
-    return readable, missing, bad
-
-
 def write_optional(path, table):
     """Write ``table`` if it has rows, else remove a stale file from an earlier run."""
     if table:
@@ -243,14 +209,7 @@ def write_optional(path, table):
 
 def write_data_dir(directory, utts, max_missing_fraction):
     """Write one data dir; return ``(kept utts, missing count, unreadable count)``."""
-    readable, missing, bad = check_audio(utts)
-    lost = len(missing) + len(bad)
-    if not readable or lost > max_missing_fraction * len(utts):
-        example = missing[0].path if missing else f"{bad[0][0].path} ({bad[0][1]})"
-        raise DataDirError(
-            f"{directory}: {len(missing)} missing and {len(bad)} unreadable of {len(utts)} listed audio files "
-            f"(allowed: {max_missing_fraction:.1%}), e.g. {example}; is the corpus completely downloaded "
-            "and extracted?")
+    readable, missing, bad = check_audio(utts, directory, max_missing_fraction)
     os.makedirs(directory, exist_ok=True)
     kept = [item for item, _ in readable]
     write_table(os.path.join(directory, "wav.scp"), {u.utt: u.path for u in kept})

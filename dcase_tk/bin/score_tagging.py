@@ -1,0 +1,91 @@
+"""Score Task 2 tagging scores against a data dir (MAP@3, accuracy, per class); write the Kaggle
+submission.
+
+  python -m dcase_tk.bin.score_tagging --verified_only true data/2/dev exp/2/cnn8/dev
+
+Reads ``<decode_dir>/score`` (``<utt> <p_1> ... <p_C>``) and ``<decode_dir>/classes.txt``,
+``<data_dir>/utt2label`` and, when present, ``<data_dir>/utt2verified``. Writes in the decode dir
+``result.json`` (every metric, per class), ``result.txt`` (the table) and ``submission.csv``
+(``fname,label`` with the top three labels). A data dir without utt2label (the evaluation set)
+gets the submission only. The metrics are defined in ``dcase_tk.scoring.tagging``.
+"""
+import json
+import os
+
+from dcase_tk import cli
+from dcase_tk.io.atomic import write_text
+from dcase_tk.io.scores import read_scores
+from dcase_tk.io.table import read_lines, read_list, read_table
+from dcase_tk.scoring.tagging import evaluate_tagging, submission_rows, tagging_result_txt
+
+
+def read_score_file(decode_dir, classes):
+    """``(utts, scores)`` of ``<decode_dir>/score``; a repeated utterance is an error."""
+    path = os.path.join(decode_dir, "score")
+    utts, scores = read_scores(path, n_classes=len(classes))
+    seen = set()
+    for number, utt, _ in read_lines(path):
+        if utt in seen:
+            raise cli.ToolError(f"{path}:{number}: a second score row for '{utt}'; keep one row "
+                                "per utterance")
+        seen.add(utt)
+    return utts, scores
+
+
+def check_labels(label_file, utt2label, classes, score_utts, decode_dir):
+    """Every label is a known class, every labelled utterance is scored and every scored one is
+    labelled; errors name the file and line."""
+    known, scored = set(classes), set(score_utts)
+    for number, utt, label in read_lines(label_file):
+        if label not in known:
+            raise cli.ToolError(f"{label_file}:{number}: label '{label}' of '{utt}' is not in "
+                                f"{decode_dir}/classes.txt; score with a model trained on these classes")
+        if utt not in scored:
+            missing = [u for u in utt2label if u not in scored]
+            raise cli.ToolError(f"{label_file}:{number}: '{utt}' has no row in {decode_dir}/score "
+                                f"({len(missing)} labelled utterances have none, e.g. {missing[:3]}); "
+                                "re-run inference (stage 7) on this data dir")
+    extra = [u for u in score_utts if u not in utt2label]
+    if extra:
+        raise cli.ToolError(f"{decode_dir}/score has {len(extra)} utterances that are not in "
+                            f"{label_file} (e.g. {extra[:3]}); score the decode dir of this data dir")
+
+
+def main(argv=None):
+    p = cli.parser(__doc__)
+    p.add_argument("--verified_only", default="true", choices=["true", "false"],
+                   help="score only clips with utt2verified 1 (when the data dir has utt2verified)")
+    p.add_argument("--submission_key", default="{utt}.wav",
+                   help="format of the fname column of submission.csv")
+    p.add_argument("data_dir")
+    p.add_argument("decode_dir")
+    args = cli.parse(p, argv)
+    classes = read_list(os.path.join(args.decode_dir, "classes.txt"))
+    utts, scores = read_score_file(args.decode_dir, classes)
+    try:
+        rows = submission_rows(utts, scores, classes, args.submission_key)
+    except (ValueError, KeyError, IndexError) as e:
+        raise cli.ToolError(f"{args.decode_dir}: cannot write submission.csv: {e} "
+                            "(--submission_key may use only {utt})") from None
+    write_text(os.path.join(args.decode_dir, "submission.csv"), "\n".join(rows) + "\n")
+    label_file = os.path.join(args.data_dir, "utt2label")
+    if not os.path.isfile(label_file):
+        print(f"{args.data_dir}: no utt2label; wrote {args.decode_dir}/submission.csv only")
+        return
+    utt2label = read_table(label_file)
+    check_labels(label_file, utt2label, classes, utts, args.decode_dir)
+    verified_file = os.path.join(args.data_dir, "utt2verified")
+    utt2verified = read_table(verified_file) if os.path.isfile(verified_file) else None
+    try:
+        result = evaluate_tagging(utt2label, dict(zip(utts, scores)), classes, utt2verified,
+                                  verified_only=args.verified_only == "true")
+    except ValueError as e:
+        raise cli.ToolError(f"{args.data_dir}: {e}") from None
+    write_text(os.path.join(args.decode_dir, "result.json"), json.dumps(result, indent=1) + "\n")
+    table = tagging_result_txt(result)
+    write_text(os.path.join(args.decode_dir, "result.txt"), table)
+    print(table, end="")
+
+
+if __name__ == "__main__":
+    cli.run(main)
