@@ -20,7 +20,8 @@ from dcase_tk.gmm.full import FullGMM, load_gmm
 def main(argv=None):
     p = cli.parser(__doc__)
     cli.add_config_args(p)
-    p.add_argument("--batch_frames", type=int, default=200000, help="frames per block")
+    p.add_argument("--batch_frames", type=int, default=50000,
+                   help="frames per block (memory: a few float32 frames x Gaussians matrices)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("model")
     p.add_argument("feat_dir")

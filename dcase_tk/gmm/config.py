@@ -53,7 +53,7 @@ class ExtractorConfig:
     num_iters: int = 10            # EM iterations of T
     top_n: int = 20                # Gaussian selection of the frame posteriors
     min_post: float = 0.025        # posteriors below it are pruned (Kaldi's --min-post)
-    batch_frames: int = 200000     # frames per block of utterances in the E-step
+    batch_frames: int = 50000      # frames per block of utterances (1024 Gaussians: about 0.6 GB)
     seed: int = 0
 
     def check(self):

@@ -191,11 +191,11 @@ def kmeans_pp(x, n, generator, lloyd_iters=5):
         sums = torch.zeros_like(means).index_add_(0, assign, x)
         filled = counts > 0
         means[filled] = sums[filled] / counts[filled, None]
-    floor = 1e-3 * x.var(0)
+    global_var = x.var(0)
     sq = torch.zeros_like(means).index_add_(0, assign, x * x)
     safe = counts.clamp(min=1)[:, None]
-    variances = torch.maximum(sq / safe - means ** 2, floor)
-    variances[~filled] = x.var(0)
+    variances = torch.maximum(sq / safe - means ** 2, 1e-3 * global_var)
+    variances[~filled] = global_var
     weights = (counts + 1e-3) / (counts + 1e-3).sum()
     return weights, means, variances
 

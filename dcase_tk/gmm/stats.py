@@ -29,10 +29,10 @@ def utterance_stats(ubm, feats, top_n=20, min_post=0.025):
     lengths = torch.tensor([len(f) for f in feats], device=ubm.device)
     utt = torch.repeat_interleave(torch.arange(len(feats), device=ubm.device), lengths)
     index, post = sparse_posteriors(ubm, x, top_n, min_post)
-    K = index.shape[1]
-    rows = (utt[:, None] * C + index).reshape(-1)               # (utterance, component) of each pair
-    flat_post = post.reshape(-1)
-    N = torch.zeros(len(feats) * C, dtype=torch.float64, device=ubm.device).index_add_(0, rows, flat_post)
-    weighted = x.repeat_interleave(K, dim=0) * flat_post[:, None]
-    F = torch.zeros(len(feats) * C, D, dtype=torch.float64, device=ubm.device).index_add_(0, rows, weighted)
+    rows = utt[:, None] * C + index                              # (utterance, component) of each pair
+    N = torch.zeros(len(feats) * C, dtype=torch.float64, device=ubm.device)
+    F = torch.zeros(len(feats) * C, D, dtype=torch.float64, device=ubm.device)
+    N.index_add_(0, rows.reshape(-1), post.reshape(-1))
+    for k in range(index.shape[1]):         # one selected rank at a time: (T, D) memory, not (T * K, D)
+        F.index_add_(0, rows[:, k], x * post[:, k, None])
     return N.view(len(feats), C), F.view(len(feats), C, D)

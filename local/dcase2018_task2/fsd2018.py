@@ -27,7 +27,8 @@ class Naming:
     """Where one naming of the release keeps its audio folders and lists (paths relative to the root).
 
     ``test_labelled``: whether the test list's ``label`` column holds the true labels (the
-    post-competition scoring clips) or is a placeholder (Kaggle's sample submission).
+    post-competition scoring clips) or only Kaggle's example predictions (sample_submission.csv,
+    the same three labels on every row).
     """
     name: str
     train_audio: str
