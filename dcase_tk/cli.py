@@ -41,7 +41,7 @@ def parse(p, argv=None, with_config=False):
         args = p.parse_args(argv)
         _setup(args)
         return args
-    own, overrides = split_overrides(p, sys.argv[1:] if argv is None else list(argv))
+    own, overrides = split_overrides(p, argv_list(argv))
     args = p.parse_args(own)
     _setup(args)
     base = cfg.load_yaml(args.config) if args.config else {}
@@ -50,6 +50,11 @@ def parse(p, argv=None, with_config=False):
         sys.stdout.write(cfg.dump(resolved))
         sys.exit(0)
     return args, resolved
+
+
+def argv_list(argv=None):
+    """The command-line arguments: ``argv`` when given (tests), else ``sys.argv[1:]``."""
+    return sys.argv[1:] if argv is None else list(argv)
 
 
 def split_overrides(p, argv):

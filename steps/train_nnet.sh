@@ -3,6 +3,7 @@
 # dir, through $cmd (so it can run on a cluster node). A killed run resumes from its last
 # checkpoint; --force true starts over. --nproc N > 1 trains data-parallel on N processes
 # through torchrun (one per GPU with --gpu N, else N CPU processes with the gloo backend).
+# --init <final.pt> starts from those weights (fine-tuning) instead of a random initialisation.
 set -euo pipefail
 cmd=run.py
 system_config=
@@ -10,6 +11,7 @@ cmvn=            # default: <train-dir>/cmvn.ark (stage 3)
 num_threads=1
 gpu=0            # GPUs per training job (passed to the launcher)
 nproc=           # data-parallel processes; default: the number of GPUs, or 1
+init=            # weights to start from (a final.pt of the same model)
 train_opts=      # extra --key value overrides of the system config, e.g. "--training.epochs 30"
 force=false
 help_message="Usage: $0 [options] --system_config <system.yaml> <train-dir> <valid-dir> <exp-dir>
@@ -22,6 +24,8 @@ dir=$3
 cmvn=${cmvn:-$train/cmvn.ark}
 
 inputs=("$train" "$valid" "$cmvn" "$system_config")
+init_opts=()
+if [ -n "$init" ]; then inputs+=("$init"); init_opts=(--init "$init"); fi
 if python -m dcase_tk.bin.stamp check "$dir" --force "$force" --extra "$train_opts" "${inputs[@]}"; then
   exit 0
 fi
@@ -37,6 +41,6 @@ fi
 echo "$0: training $dir on $nproc process(es) (log: $dir/train.log)"
 # shellcheck disable=SC2086  # train_opts is a list of options
 $cmd --num-threads "$num_threads" --gpu "$gpu" "$dir/train.log" \
-  "${trainer[@]}" --config "$system_config" --cmvn "$cmvn" --device "$device" \
+  "${trainer[@]}" --config "$system_config" --cmvn "$cmvn" --device "$device" "${init_opts[@]}" \
     $train_opts "$train" "$valid" "$dir"
 python -m dcase_tk.bin.stamp done "$dir" --extra "$train_opts" "${inputs[@]}"

@@ -81,6 +81,9 @@ def test_subset_by_filter_utt_list_and_first(tmp_path):
                     filters={"utt2device": ["b", "c"]})
     assert keys(tmp_path / "l") == ["bus-lisbon-10-1-c", "park-lisbon-20-0-b"]
 
+    subset_data_dir(str(src), str(tmp_path / "x"), excludes={"utt2device": ["a", "c"]})
+    assert keys(tmp_path / "x") == [k for k in keys(src) if k.endswith("-b")] != []
+
     subset_data_dir(str(src), str(tmp_path / "f"), first=4)
     assert keys(tmp_path / "f") == keys(src)[:4]
     assert read_lines(tmp_path / "f", "classes.txt") == list(SCENES)

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from dcase_tk.bin import infer_nnet
+from dcase_tk.cli import ToolError
 from dcase_tk.decode.infer import ClipScorer, DecodeConfig, activate, aggregate
 from dcase_tk.features import cmvn
 from dcase_tk.nnet import build_model
@@ -90,3 +91,52 @@ def test_infer_nnet_writes_clip_scores_and_frame_posteriors(tmp_path):
     with torch.no_grad():
         expected = model.eval()(x[None])[0].numpy()
     assert [float(v) for v in rows[0][1:]] == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def tagging_exp(tmp_path, mats, decode):
+    """An exp dir of a cnn8 at random init for 64-frame inputs, scored as ``decode`` says."""
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    model_cfg = {"name": "cnn8", "channels": [4, 4, 4, 4]}
+    torch.manual_seed(0)
+    torch.save(build_model(model_cfg, 16, 3, 64).state_dict(), exp / "final.pt")
+    (exp / "config.yaml").write_text(yaml.safe_dump({
+        "model": model_cfg, "input": {"frames": 64, "dim": 16}, "classes": ["a", "b", "c"],
+        "training": {"loss": "cross_entropy"}, "decode": decode}))
+    cmvn.write(str(exp / "cmvn.ark"), cmvn.accumulate(list(mats.values())))
+    return exp
+
+
+@pytest.mark.parametrize("decode", [{"mode": "segments", "hop": 16, "aggregate": "gmean"},
+                                    {"mode": "crops", "crops": 5}])
+def test_a_30_s_clip_and_a_0_3_s_clip_each_get_one_score_row(tmp_path, decode):
+    # Task 2 clips at 32 ms frames: 30 s = 938 frames (many windows), 0.3 s = 10 (one, repeated)
+    rng = np.random.default_rng(0)
+    mats = {"long": rng.standard_normal((938, 16)).astype(np.float32),
+            "short": rng.standard_normal((10, 16)).astype(np.float32)}
+    feats = write_dump(tmp_path / "feats", mats, {u: "a" for u in mats}, ["a", "b", "c"])
+    exp = tagging_exp(tmp_path, mats, decode)
+    infer_nnet.main([str(exp), str(feats), str(tmp_path / "out")])
+    rows = [line.split() for line in (tmp_path / "out" / "score").read_text().splitlines()]
+    assert [r[0] for r in rows] == ["long", "short"]
+    for row in rows:
+        assert len(row) == 4 and sum(map(float, row[1:])) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_crops_are_fixed_by_seed_and_utterance_and_overridable(tmp_path):
+    rng = np.random.default_rng(1)
+    mats = {"x": rng.standard_normal((300, 16)).astype(np.float32)}
+    feats = write_dump(tmp_path / "feats", mats, {"x": "a"}, ["a", "b", "c"])
+    exp = tagging_exp(tmp_path, mats, {"mode": "fixed"})
+
+    def scores(name, *opts):
+        infer_nnet.main([*opts, str(exp), str(feats), str(tmp_path / name)])
+        return (tmp_path / name / "score").read_text()
+
+    fixed = scores("fixed")
+    crops = scores("crops", "--decode.mode", "crops", "--decode.crops", "7")
+    assert crops == scores("again", "--decode.mode", "crops", "--decode.crops", "7")
+    assert crops != fixed != scores("seed1", "--decode.mode", "crops", "--decode.crops", "7",
+                                    "--decode.seed", "1")
+    with pytest.raises(ToolError, match="only --decode"):
+        infer_nnet.main(["--training.lr", "1", str(exp), str(feats), str(tmp_path / "bad")])

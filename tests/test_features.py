@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.fft
 import soundfile as sf
+import yaml
 
 from dcase_tk.features import cmvn
 from dcase_tk.features.config import FeatureConfig, FeatureConfigError
@@ -146,3 +147,27 @@ def test_feature_step_fails_above_the_bad_audio_fraction(tmp_path, noise):
     assert (tmp_path / "dump" / "feats.scp").read_text().split()[0] == "b"
     assert (tmp_path / "dump" / "utt2label").read_text() == "b y\n"          # the dump dir is consistent
     assert (tmp_path / "dump" / "bad_utts").read_text().startswith("a ")
+
+
+def test_silence_trimming_cuts_leading_and_trailing_silence(tmp_path):
+    rate = 16000
+    t = np.arange(rate // 2) / rate
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
+    quiet = 1e-4 * np.random.default_rng(0).standard_normal(rate)       # 1 s, 74 dB below the tone
+    audio = np.concatenate([quiet, tone, quiet]).astype(np.float32)
+    sf.write(tmp_path / "clip.wav", audio, rate)
+    base = {"sample_rate": rate, "win_length_s": 0.025, "hop_length_s": 0.01, "n_fft": 512, "n_mels": 20}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "wav.scp").write_text(f"clip {tmp_path}/clip.wav\nsilent {tmp_path}/silent.wav\n")
+    sf.write(tmp_path / "silent.wav", np.zeros(rate // 4, dtype=np.float32), rate)
+    frames = {}
+    for name, trim in (("plain", 0), ("trimmed", 40)):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**base, "trim_db": trim}))
+        subprocess.run([sys.executable, "-m", "dcase_tk.bin.compute_feats", "--config", str(tmp_path / f"{name}.yaml"),
+                        str(tmp_path / "data"), str(tmp_path / name / "raw.1.ark")], check=True, capture_output=True)
+        frames[name] = kaldiio.load_scp(str(tmp_path / name / "raw.1.scp"))
+    assert frames["plain"]["clip"].shape[0] == 251
+    assert 50 <= frames["trimmed"]["clip"].shape[0] <= 56          # the 0.5 s tone, within a window or two
+    assert frames["trimmed"]["silent"].shape == frames["plain"]["silent"].shape    # all silent: kept whole
+    with pytest.raises(FeatureConfigError, match="trim_db"):
+        FeatureConfig.from_dict({"trim_db": -3})

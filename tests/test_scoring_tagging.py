@@ -10,6 +10,7 @@ import pytest
 from dcase_tk import cli
 from dcase_tk.bin import aggregate_folds as aggregate_tool, score_tagging
 from dcase_tk.io.scores import write_scores
+from dcase_tk.io.table import TableError
 from dcase_tk.scoring.tagging import (aggregate_folds, average_precision_at_k, evaluate_tagging,
                                       map_at_k, submission_rows, top_k)
 
@@ -174,7 +175,7 @@ def test_score_tagging_errors_name_file_and_line(tmp_path):
         score_tagging.main(["--verbose", "0", str(data), str(dec)])
     with open(dec / "score", "a") as f:
         f.write("a 0.1 0.2 0.3 0.4\n")
-    with pytest.raises(cli.ToolError, match="score:5: a second score row for 'a'"):
+    with pytest.raises(TableError, match="score:5: a second score row for 'a'"):
         score_tagging.main(["--verbose", "0", str(data), str(dec)])
     with pytest.raises(cli.ToolError, match="may use only \\{utt\\}"):
         score_tagging.main(["--verbose", "0", "--submission_key", "{name}", str(data), str(tmp_path / "missing" / "decode")])

@@ -179,21 +179,24 @@ def test_both_namings_give_the_same_data(post, kaggle):
     assert read_list(os.path.join(kaggle[1], "test", "classes.txt")) == list(fsd.CLASSES)
 
 
-def test_folds_stratify_verified_clips(post, tmp_path):
+def test_folds_stratify_verified_and_unverified_clips(post, tmp_path):
     root, data = post
     tables = {name: read_table(os.path.join(data, "train", name)) for name in ("utt2fold", "utt2verified", "utt2label")}
     folds, verified, label = tables["utt2fold"], tables["utt2verified"], tables["utt2label"]
-    assert all(folds[u] == "0" for u in folds if verified[u] == "0")
-    per_class = collections.defaultdict(collections.Counter)
-    for utt, fold in folds.items():
-        if verified[utt] == "1":
-            per_class[label[utt]][int(fold)] += 1
-    sizes = collections.Counter()
-    for counter in per_class.values():
-        assert set(counter) <= {1, 2, 3, 4}
-        assert sorted(counter[f] for f in range(1, 5)) == [1, 1, 1, 2]   # 5 clips over 4 folds
-        sizes.update(counter)
-    assert sorted(sizes.values()) == [10, 10, 10, 10]                    # 40 verified clips
+    for kind in ("1", "0"):
+        per_class = collections.defaultdict(collections.Counter)
+        for utt, fold in folds.items():
+            if verified[utt] == kind:
+                per_class[label[utt]][int(fold)] += 1
+        sizes = collections.Counter()
+        for counter in per_class.values():
+            assert set(counter) <= {1, 2, 3, 4}
+            counts = [counter[f] for f in range(1, 5)]
+            assert max(counts) - min(counts) <= 1                        # each class spread evenly
+            sizes.update(counter)
+        assert max(sizes.values()) - min(sizes.values()) <= 1, (kind, sizes)
+        if kind == "1":
+            assert sorted(sizes.values()) == [10, 10, 10, 10]            # 40 verified clips
     prep.prepare(root, str(tmp_path / "same"), seed=0)
     prep.prepare(root, str(tmp_path / "other"), seed=1)
     assert read_table(str(tmp_path / "same" / "train" / "utt2fold")) == folds
@@ -204,11 +207,11 @@ def test_assign_folds_by_hand():
     clips = ([prep.Clip(f"a{i}", "-", "Bark", 1) for i in range(6)] + [prep.Clip(f"b{i}", "-", "Bus", 1) for i in range(2)]
              + [prep.Clip("u", "-", "Bark", 0)])
     folds = prep.assign_folds(clips, 3, seed=0)
-    assert folds["u"] == 0
+    assert folds["u"] in (1, 2, 3)                   # unverified clips are dealt into folds too
     assert sorted(collections.Counter(folds[f"a{i}"] for i in range(6)).values()) == [2, 2, 2]
-    # the two Bus clips go to two different folds, and the three folds end with 3, 3, 2 clips
+    # the two Bus clips go to two different folds, and the three folds end with 3, 3, 2 verified clips
     assert folds["b0"] != folds["b1"]
-    assert sorted(collections.Counter(v for v in folds.values() if v).values()) == [2, 3, 3]
+    assert sorted(collections.Counter(v for u, v in folds.items() if u != "u").values()) == [2, 3, 3]
     with pytest.raises(ValueError, match="at least 2 folds"):
         prep.assign_folds(clips, 1, seed=0)
     with pytest.raises(ValueError, match="fewer --folds"):
@@ -263,7 +266,7 @@ def test_missing_audio_is_listed_and_limited(post, tmp_path):
 
 def test_cli(post, tmp_path, caplog):
     assert prep.main(["--folds", "3", "--seed", "2", post[0], str(tmp_path / "data")]) == 0
-    assert set(read_table(str(tmp_path / "data" / "train" / "utt2fold")).values()) == {"0", "1", "2", "3"}
+    assert set(read_table(str(tmp_path / "data" / "train" / "utt2fold")).values()) == {"1", "2", "3"}
     assert prep.main([str(tmp_path), str(tmp_path / "data2")]) == 1
     assert "train_post_competition.csv" in caplog.text and "train.csv" in caplog.text
 

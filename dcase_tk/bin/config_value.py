@@ -18,12 +18,15 @@ def main(argv=None):
     p.add_argument("--default", default=None)
     p.add_argument("--as_options", action="store_true",
                    help="print a section as --key value overrides (nothing if it is missing)")
+    p.add_argument("--prefix", default="", help="with --as_options: prepend this section to every "
+                                                "key (--prefix decode: --decode.mode ...)")
     args = cli.parse(p, argv)
     if args.as_options:
         section = cfg.get_dotted(cfg.load_yaml(args.config_file), args.key, None) or {}
         if not isinstance(section, dict):
             raise cli.ToolError(f"{args.config_file}: '{args.key}' is not a section")
-        print(" ".join(f"--{k} {_as_word(v)}" for k, v in cfg.flatten(section).items()))
+        prefix = f"{args.prefix}." if args.prefix else ""
+        print(" ".join(f"--{k} {_as_word(v)}" for k, v in cfg.flatten(section, prefix).items()))
         return
     value = cfg.get_dotted(cfg.load_yaml(args.config_file), args.key, _MISSING)
     if value is _MISSING:

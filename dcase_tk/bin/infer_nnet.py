@@ -9,6 +9,9 @@ dcase_tk/decode/infer.py). With ``decode.frame_posteriors: true`` (models with f
 outputs, for event detection) it also writes ``posteriors.ark``/``posteriors.scp`` (frames x
 classes per clip, at the feature frame rate) and ``frame_shift``.
 
+Options ``--decode.<key> <value>`` override the trained system's ``decode`` section for this
+run, e.g. ``--decode.mode crops --decode.crops 25`` (the self-verification scoring of Task 2).
+
 With ``--embeddings`` it writes instead the embedding of every clip (``model.embed``, e.g.
 x-vectors; the vectors of a clip's windows averaged) to ``xvector.ark``/``xvector.scp``, as
 Kaldi's, for the back end of an embedding system.
@@ -46,13 +49,19 @@ def main(argv=None):
     p.add_argument("exp_dir")
     p.add_argument("feat_dir")
     p.add_argument("out_dir")
-    args = cli.parse(p, argv)
+    own, overrides = cli.split_overrides(p, cli.argv_list(argv))
+    args = cli.parse(p, own)
+    bad = [name for name in overrides[::2] if not name.startswith("--decode.")]
+    if bad:
+        raise cli.ToolError(f"unknown option(s) {' '.join(bad)}: only --decode.<key> <value> "
+                            "overrides are accepted")
     torch.set_num_threads(cli.num_threads())
     for name in ("config.yaml", "final.pt", "cmvn.ark"):
         if not os.path.isfile(os.path.join(args.exp_dir, name)):
             raise cli.ToolError(f"{args.exp_dir}/{name} not found: train the system first (stage 6)")
     try:
-        scorer, dataset, config = scorer_for(args.exp_dir, args.feat_dir, cli.pick_device(args.device))
+        scorer, dataset, config = scorer_for(args.exp_dir, args.feat_dir, cli.pick_device(args.device),
+                                             overrides)
     except ValueError as e:
         raise cli.ToolError(str(e)) from None
     os.makedirs(args.out_dir, exist_ok=True)

@@ -14,22 +14,9 @@ import os
 
 from dcase_tk import cli
 from dcase_tk.io.atomic import write_text
-from dcase_tk.io.scores import read_scores
-from dcase_tk.io.table import read_lines, read_list, read_table
+from dcase_tk.io.scores import read_decode_dir
+from dcase_tk.io.table import read_lines, read_table
 from dcase_tk.scoring.tagging import evaluate_tagging, submission_rows, tagging_result_txt
-
-
-def read_score_file(decode_dir, classes):
-    """``(utts, scores)`` of ``<decode_dir>/score``; a repeated utterance is an error."""
-    path = os.path.join(decode_dir, "score")
-    utts, scores = read_scores(path, n_classes=len(classes))
-    seen = set()
-    for number, utt, _ in read_lines(path):
-        if utt in seen:
-            raise cli.ToolError(f"{path}:{number}: a second score row for '{utt}'; keep one row "
-                                "per utterance")
-        seen.add(utt)
-    return utts, scores
 
 
 def check_labels(label_file, utt2label, classes, score_utts, decode_dir):
@@ -60,8 +47,7 @@ def main(argv=None):
     p.add_argument("data_dir")
     p.add_argument("decode_dir")
     args = cli.parse(p, argv)
-    classes = read_list(os.path.join(args.decode_dir, "classes.txt"))
-    utts, scores = read_score_file(args.decode_dir, classes)
+    classes, utts, scores = read_decode_dir(args.decode_dir)
     try:
         rows = submission_rows(utts, scores, classes, args.submission_key)
     except (ValueError, KeyError, IndexError) as e:

@@ -13,6 +13,8 @@ cmvn.ark (so the dir is self-contained for inference), checkpoints/epoch_NNNN.pt
 curves.png and final.pt (the state dict of the kept epoch). A re-run resumes from the last
 checkpoint made with the same inputs and config (the number of epochs and the patience may change).
 Features are read from their arks batch by batch, so memory does not grow with the corpus.
+``--init <final.pt>`` starts from trained weights (fine-tuning, e.g. a label-refinement round);
+final.json records the kept epoch and its validation metrics.
 """
 import copy
 import logging
@@ -83,11 +85,25 @@ def save_exp_dir(args, system, classes, input_section):
     shutil.copyfile(args.cmvn, os.path.join(args.exp_dir, "cmvn.ark"))
 
 
+def load_init(model, path):
+    if not os.path.isfile(path):
+        raise cli.ToolError(f"--init {path}: no such file")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise cli.ToolError(f"--init {path} does not fit the model of this config: "
+                            f"{str(e).splitlines()[0]}") from None
+    log.info("initialised from %s", path)
+
+
 def main(argv=None):
     p = cli.parser(__doc__)
     cli.add_config_args(p)
     p.add_argument("--cmvn", required=True, help="global stats (Kaldi cmvn.ark) of the training set")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--init", default="", help="start from these weights (a final.pt of the same "
+                                             "model): fine-tuning, e.g. a label-refinement round")
     p.add_argument("train_dir")
     p.add_argument("valid_dir")
     p.add_argument("exp_dir")
@@ -102,11 +118,13 @@ def main(argv=None):
     if ctx.is_main:
         save_exp_dir(args, system, classes, input_section)
     fixed = {k: v for k, v in system["training"].items() if k not in RESUMABLE_CHANGES}
-    resume_key = stamp.inputs_hash([args.train_dir, args.valid_dir, args.cmvn],
+    resume_key = stamp.inputs_hash([args.train_dir, args.valid_dir, args.cmvn] + ([args.init] if args.init else []),
                                    {"model": system["model"], "input": input_section,
                                     "training": fixed, "decode": system.get("decode")})
     torch.manual_seed(train_cfg.seed)
     model = build_model(system["model"], train.dim, len(classes), frames)
+    if args.init:
+        load_init(model, args.init)
     log.info("model %s: %d parameters, device %s", system["model"]["name"],
              sum(p.numel() for p in model.parameters()), ctx.device)
 

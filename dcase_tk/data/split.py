@@ -68,12 +68,14 @@ def split_data(path, n):
     return jobs
 
 
-def subset_data_dir(src, dest, utt_list=None, first=None, filters=None):
+def subset_data_dir(src, dest, utt_list=None, first=None, filters=None, excludes=None):
     """Write the utterances of ``src`` selected by every given criterion to ``dest``.
 
     ``utt_list``: a file whose first column lists utterances (each must be in ``src``);
     ``filters``: ``{per-utt file: values}``, keep utterances whose value is one of ``values``
-    (``{"utt2device": ["a"]}``: device A only); ``first``: then keep the first N in byte order.
+    (``{"utt2device": ["a"]}``: device A only); ``excludes``: likewise, drop those utterances
+    (``{"utt2fold": ["1"]}``: the training side of fold 1); ``first``: then keep the first N in
+    byte order.
     Returns the number of utterances kept.
     """
     if os.path.abspath(src) == os.path.abspath(dest):
@@ -87,12 +89,13 @@ def subset_data_dir(src, dest, utt_list=None, first=None, filters=None):
             raise DataDirError(f"{utt_list}: {len(unknown)} utterances are not in {src}/wav.scp, "
                                f"e.g. {', '.join(unknown[:3])}; is it the list of another data directory?")
         utts = [utt for utt in utts if utt in wanted]
-    for name, values in (filters or {}).items():
-        if name not in data.tables:
-            raise DataDirError(f"{src}: no per-utterance file '{name}' to filter on "
-                               f"(has: {', '.join(sorted(data.tables))})")
-        table, values = data.tables[name], set(values)
-        utts = [utt for utt in utts if table.get(utt) in values]
+    for keep, criteria in ((True, filters), (False, excludes)):
+        for name, values in (criteria or {}).items():
+            if name not in data.tables:
+                raise DataDirError(f"{src}: no per-utterance file '{name}' to filter on "
+                                   f"(has: {', '.join(sorted(data.tables))})")
+            table, values = data.tables[name], set(values)
+            utts = [utt for utt in utts if (table.get(utt) in values) == keep]
     if first is not None:
         utts = utts[:first]
     if not utts:

@@ -7,7 +7,14 @@ section:
 - ``mode: segments``: windows of ``frames`` frames every ``hop`` frames over the whole clip, the
   window posteriors combined by ``aggregate`` (``mean``, ``gmean`` geometric mean, ``max``), as
   Kong et al. (Task 2 patches) and Nguyen & Pernkopf (1 s chunks of Task 1 clips);
-- ``mode: whole``: the whole clip in one pass (fully convolutional models with global pooling).
+- ``mode: whole``: the whole clip in one pass (fully convolutional models with global pooling);
+- ``mode: crops``: ``crops`` random windows of ``frames`` frames, combined by ``aggregate``, as
+  Dorfer & Widmer score the unverified clips in self-verification (K = 25 excerpts, part4.md
+  P4.4 section 5). The windows of a clip are drawn from ``seed`` and the utterance id, so a clip
+  gets the same windows whichever set or job it is scored in.
+
+A clip shorter than ``frames`` is repeat-padded in every mode but ``whole``: a 0.3 s clip gives
+one window, a 30 s clip many, and each clip one row of posteriors.
 
 Posteriors are softmax outputs for single-label systems and per-class sigmoids for multi-label
 ones (the loss decides which); a model that outputs probabilities is renormalised for
@@ -15,6 +22,7 @@ single-label systems.
 """
 import dataclasses
 import os
+import zlib
 
 import numpy as np
 import torch
@@ -23,10 +31,10 @@ from dcase_tk import config as cfg
 from dcase_tk.config import dataclass_from_dict
 from dcase_tk.features import cmvn
 from dcase_tk.nnet import build_model, output_kind
-from dcase_tk.train.augment import fixed_crop, segments
+from dcase_tk.train.augment import fixed_crop, random_crop, segments
 from dcase_tk.train.data import FeatureSet
 
-MODES = ("fixed", "segments", "whole")
+MODES = ("fixed", "segments", "whole", "crops")
 AGGREGATES = ("mean", "gmean", "max")
 MULTI_LABEL_LOSSES = ("bce", "focal_bce")
 EPS = 1e-7
@@ -37,6 +45,8 @@ class DecodeConfig:
     mode: str = "fixed"
     hop: int = 0                    # segments: frames between windows; 0: half a window
     aggregate: str = "mean"
+    crops: int = 25                 # crops: windows per clip
+    seed: int = 0                   # crops: seed of the windows (with the utterance id)
     batch_size: int = 64
     frame_posteriors: bool = False  # also write frame-level posteriors (models with frame_outputs)
 
@@ -47,6 +57,8 @@ class DecodeConfig:
             raise ValueError(f"decode.mode must be one of {MODES}, got '{c.mode}'")
         if c.aggregate not in AGGREGATES:
             raise ValueError(f"decode.aggregate must be one of {AGGREGATES}, got '{c.aggregate}'")
+        if c.crops < 1:
+            raise ValueError(f"decode.crops must be a positive number of windows, got {c.crops}")
         return c
 
 
@@ -86,8 +98,12 @@ class ClipScorer:
         with torch.no_grad():
             return activate(self.model(x.to(self.device)), self.kind, self.multi_label).float().cpu()
 
-    def _inputs(self, matrix):
-        """The model inputs of one clip: ``(windows, frames, dim)``."""
+    def _inputs(self, matrix, utt=""):
+        """The model inputs of clip ``utt``: ``(windows, frames, dim)``."""
+        if self.decode.mode == "crops":
+            generator = torch.Generator().manual_seed(self.decode.seed * 2 ** 32 + zlib.crc32(utt.encode()))
+            return torch.stack([torch.as_tensor(random_crop(matrix, self.frames, generator))
+                                for _ in range(self.decode.crops)])
         if self.decode.mode == "fixed":
             return torch.as_tensor(fixed_crop(matrix, self.frames))[None]
         if self.decode.mode == "whole":
@@ -107,7 +123,7 @@ class ClipScorer:
                 pending.clear()
 
         for index in progress(indices):
-            x = self._inputs(dataset.matrix(index))
+            x = self._inputs(dataset.matrix(index), dataset.utts[index])
             if pending and (self.decode.mode == "whole" or
                             sum(len(p) for p in pending) + len(x) > self.decode.batch_size):
                 flush()
@@ -140,9 +156,11 @@ def load_trained(exp_dir, device):
     return model.to(device).eval(), config
 
 
-def scorer_for(exp_dir, feat_dir, device):
-    """``(ClipScorer, FeatureSet of feat_dir, config)`` for a trained exp dir."""
+def scorer_for(exp_dir, feat_dir, device, overrides=()):
+    """``(ClipScorer, FeatureSet of feat_dir, config)`` for a trained exp dir; ``overrides``
+    (``['--decode.mode', 'crops', ...]``) change how clips are decoded."""
     model, config = load_trained(exp_dir, device)
+    config = cfg.apply_overrides(config, list(overrides))
     dataset = FeatureSet(feat_dir, cmvn.read(os.path.join(exp_dir, "cmvn.ark")))
     if len(dataset) and dataset.dim != config["input"]["dim"]:
         raise ValueError(f"{feat_dir}: features have {dataset.dim} dims, the model in {exp_dir} "

@@ -33,6 +33,8 @@ class FeatureConfig:
     n_mfcc: int = 20                  # mfcc only
     deltas: int = 0                   # 0, 1 (+delta) or 2 (+delta+delta-delta)
     delta_width: int = 2              # regression half-width N, as Kaldi's add-deltas
+    trim_db: float = 0.0              # > 0: cut leading/trailing audio this many dB below the
+                                      # loudest frame (dcase_tk.features.trim); 0: keep all
 
     @classmethod
     def from_dict(cls, d):
@@ -61,6 +63,8 @@ class FeatureConfig:
                 f"is longer than n_fft={self.n_fft}")
         if self.deltas not in (0, 1, 2):
             raise FeatureConfigError(f"deltas must be 0, 1 or 2, got {self.deltas}")
+        if self.trim_db < 0:
+            raise FeatureConfigError(f"trim_db must be >= 0 (0: no trimming), got {self.trim_db}")
         if self.mel_norm not in ("slaney", "none"):
             raise FeatureConfigError(f"mel_norm must be slaney or none, got {self.mel_norm}")
 

@@ -10,6 +10,7 @@ from dcase_tk.io.ark import ark_scp_writer
 from dcase_tk.io.table import write_table
 from dcase_tk.io.audio import AudioError, read_audio, select_channels
 from dcase_tk.features.spectral import FeatureExtractor
+from dcase_tk.features.trim import trim_silence
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def extract(wav_scp, config, ark_path, progress=None):
         for utt, entry in (progress or (lambda x: x))(list(wav_scp.items())):
             try:
                 audio, _ = load_wav_entry(entry, config.sample_rate)
+                if config.trim_db:
+                    audio = trim_silence(audio, config.trim_db, config.win_samples, config.hop_samples)
                 feats = extractor(select_channels(audio, config.channels))
             except (AudioError, sf.LibsndfileError, ValueError) as e:
                 bad[utt] = " ".join(str(e).split())

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from dcase_tk.io.atomic import atomic_open
-from dcase_tk.io.table import TableError, read_lines, sort_key, write_list, write_table
+from dcase_tk.io.table import TableError, read_lines, read_list, sort_key, write_list, write_table
 
 
 def write_scores(path, utts, scores):
@@ -40,3 +40,19 @@ def read_scores(path, n_classes=None):
         utts.append(utt)
         rows.append(row)
     return utts, np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+
+
+def read_decode_dir(decode_dir):
+    """``(classes, utts, (N, C) scores)`` of a decode dir's ``classes.txt`` and ``score``; a
+    repeated utterance is an error."""
+    classes = read_list(os.path.join(decode_dir, "classes.txt"))
+    path = os.path.join(decode_dir, "score")
+    utts, scores = read_scores(path, n_classes=len(classes))
+    if len(set(utts)) < len(utts):
+        seen = set()
+        for number, utt, _ in read_lines(path):
+            if utt in seen:
+                raise TableError(f"{path}:{number}: a second score row for '{utt}'; keep one row "
+                                 "per utterance")
+            seen.add(utt)
+    return classes, utts, scores

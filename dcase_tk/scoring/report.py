@@ -1,4 +1,5 @@
 """Human-readable results: ``result.txt`` for one scored set and the recipe's RESULTS.md table."""
+import glob
 import json
 import os
 
@@ -46,13 +47,9 @@ def _table(rows):
     return "\n".join(lines) + "\n"
 
 
-def results_markdown(result_paths, exp_root):
-    """RESULTS.md rows, one per ``exp/<subtask>/<system>/<set>/result.json``.
-
-    The published figure comes from the system's ``config.yaml`` (``published: {<subtask>: x}``).
-    """
-    lines = ["| subtask | system | set | clips | class-avg accuracy % | per device % | device average % | published % |",
-             "|---|---|---|---|---|---|---|---|"]
+def _results(result_paths, exp_root):
+    """``(result, set name, system dir, subtask, system)`` of each
+    ``exp/<subtask>/<system>/<set>/result.json``, sorted by path."""
     for path in sorted(result_paths):
         with open(path, encoding="utf-8") as f:
             result = json.load(f)
@@ -60,14 +57,51 @@ def results_markdown(result_paths, exp_root):
         system_dir = os.path.dirname(set_dir)
         parts = os.path.relpath(system_dir, exp_root).split(os.sep)
         subtask, system = (parts[0], "/".join(parts[1:])) if len(parts) > 1 else ("", parts[0])
-        published = "-"
-        config_path = os.path.join(system_dir, "config.yaml")
-        if os.path.isfile(config_path):
-            published = str((cfg.load_yaml(config_path).get("published") or {}).get(subtask, "-"))
+        yield result, os.path.basename(set_dir), system_dir, subtask, system
+
+
+def _published(system_dir, subtask):
+    """The system config's ``published: {<subtask>: x}``, from the trained system's config.yaml
+    (or its first fold's, for cross-validated systems)."""
+    candidates = [os.path.join(system_dir, "config.yaml")]
+    candidates += sorted(glob.glob(os.path.join(system_dir, "fold*", "config.yaml")))
+    for path in candidates:
+        if os.path.isfile(path):
+            return str((cfg.load_yaml(path).get("published") or {}).get(subtask, "-"))
+    return "-"
+
+
+def tagging_results_markdown(result_paths, exp_root):
+    """RESULTS.md rows of tagging results (Task 2): fold aggregates (``aggregate_folds``) show
+    mean +- std over the folds, single sets their value."""
+    lines = ["| task | system | set | clips | MAP@3 % | accuracy % | published |",
+             "|---|---|---|---|---|---|---|"]
+    for result, set_name, system_dir, subtask, system in _results(result_paths, exp_root):
+        if "metrics" in result:
+            m = result["metrics"]
+            cells = [f"{int(sum(m['n_utts']['per_fold']))} ({result['n_folds']} folds)",
+                     f"{_pct(m['map3']['mean'])} +- {_pct(m['map3']['std'])}",
+                     f"{_pct(m['accuracy']['mean'])} +- {_pct(m['accuracy']['std'])}"]
+        else:
+            cells = [str(result["n_utts"]), _pct(result["map3"]), _pct(result["accuracy"])]
+        lines.append(f"| {subtask} | {system} | {set_name} | {' | '.join(cells)} | "
+                     f"{_published(system_dir, subtask)} |")
+    return "\n".join(lines) + "\n"
+
+
+def results_markdown(result_paths, exp_root):
+    """RESULTS.md rows, one per ``exp/<subtask>/<system>/<set>/result.json``.
+
+    The published figure comes from the system's ``config.yaml`` (``published: {<subtask>: x}``).
+    """
+    lines = ["| subtask | system | set | clips | class-avg accuracy % | per device % | device average % | published % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for result, set_name, system_dir, subtask, system in _results(result_paths, exp_root):
+        published = _published(system_dir, subtask)
         devices = ", ".join(f"{d}: {_pct(r['class_avg_accuracy'])}"
                             for d, r in sorted(result.get("per_device", {}).items())) or "-"
         average = result.get("device_average")
         avg = f"{'+'.join(average['devices'])}: {_pct(average['class_avg_accuracy'])}" if average else "-"
-        lines.append(f"| {subtask} | {system} | {os.path.basename(set_dir)} | {result['n_utts']} | "
+        lines.append(f"| {subtask} | {system} | {set_name} | {result['n_utts']} | "
                      f"{_pct(result['class_avg_accuracy'])} | {devices} | {avg} | {published} |")
     return "\n".join(lines) + "\n"

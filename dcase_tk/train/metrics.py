@@ -3,9 +3,11 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from dcase_tk.scoring.classification import summary
+from dcase_tk.scoring.tagging import map_at_k, top_k
 
-# metric -> True if higher is better
-METRICS = {"accuracy": True, "class_avg_accuracy": True, "loss": False, "map": True, "auc": True}
+# metric -> True if higher is better; map3 is Task 2's MAP@3 (single-label systems)
+METRICS = {"accuracy": True, "class_avg_accuracy": True, "loss": False, "map": True, "auc": True,
+           "map3": True}
 
 
 def _macro(metric, scores, targets):
@@ -23,5 +25,6 @@ def validation_metrics(scores, targets, multi_label):
     if not multi_label:
         classes = [str(c) for c in range(targets.shape[1])]
         s = summary(targets.argmax(1), scores.argmax(1), classes)
-        out.update(accuracy=s["accuracy"], class_avg_accuracy=s["class_avg_accuracy"])
+        out.update(accuracy=s["accuracy"], class_avg_accuracy=s["class_avg_accuracy"],
+                   map3=map_at_k(targets.argmax(1), top_k(scores, range(targets.shape[1]))))
     return out

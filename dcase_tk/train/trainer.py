@@ -13,6 +13,7 @@ seeded by ``(seed, epoch, step)`` and the global RNG states (dropout) are restor
 import contextlib
 import csv
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -24,7 +25,7 @@ import torch
 
 from dcase_tk.config import dataclass_from_dict
 from dcase_tk.decode.infer import ClipScorer
-from dcase_tk.io.atomic import atomic_open
+from dcase_tk.io.atomic import atomic_open, write_text
 from dcase_tk.nnet import output_kind
 from dcase_tk.plots import plot_curves
 from dcase_tk.train import checkpoint, distributed, sampling
@@ -272,12 +273,21 @@ class Trainer:
             writer.writeheader()
             writer.writerows(self.history)
 
+    def _write_final_summary(self):
+        """``final.json``: which epoch final.pt is and its validation metrics, so later steps
+        (choosing among label-refinement rounds) need not re-read the history."""
+        row = next(r for r in self.history if r["epoch"] == self.best["epoch"])
+        summary = {"epoch": self.best["epoch"], "select_metric": self.cfg.select_metric,
+                   "valid": {k[len("valid_"):]: v for k, v in row.items() if k.startswith("valid_")}}
+        write_text(os.path.join(self.outdir, "final.json"), json.dumps(summary, indent=1) + "\n")
+
     def _finish(self):
         if self.best["state"] is None:
             raise RuntimeError("no epoch was trained; is training.epochs >= 1?")
         if self.ctx.is_main:
             checkpoint.save(os.path.join(self.outdir, "final.pt"), self.best["state"])
             self._write_history()
+            self._write_final_summary()
             metric = self.cfg.select_metric
             if metric == "loss":
                 metric = "map" if self.multi_label else "accuracy"

@@ -123,16 +123,8 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   elif [ "$download" = true ]; then
     local/download.py --subtask "$mini_subtask" downloads downloads
   else
-    log "=================================================================================="
-    log " No corpus configured in db.sh: using the SYNTHETIC MINI CORPUS in corpus/mini."
-    log " Its figures say the pipeline works; they are not comparable to published results."
-    log " Set TUT2018_DEV / TUT2018_MOBILE_DEV in db.sh, or run with --download true."
-    log "=================================================================================="
-    if ! python -m dcase_tk.bin.stamp check "$corpus" --force "$force" --extra "$mini_subtask" \
-        local/make_mini_corpus.py; then
-      local/make_mini_corpus.py --subtask "$mini_subtask" corpus/mini
-      python -m dcase_tk.bin.stamp done "$corpus" --extra "$mini_subtask" local/make_mini_corpus.py
-    fi
+    utils/make_mini_corpus.sh --force "$force" --hint "Set TUT2018_DEV / TUT2018_MOBILE_DEV in db.sh, or run with --download true." \
+      "$corpus" local/make_mini_corpus.py --subtask "$mini_subtask" corpus/mini
   fi
 fi
 

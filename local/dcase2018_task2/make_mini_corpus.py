@@ -3,7 +3,7 @@
 
     make_mini_corpus.py <outdir> [--kaggle-naming] [--classes 8] [--train-per-class 12]
                         [--test-per-class 4] [--verified-fraction 0.4]
-                        [--wrong-label-fraction 0.2] [--seed 0]
+                        [--wrong-label-fraction 0.2] [--seed 0] [--snr-db -5 5]
 
 Writes, under ``<outdir>`` (the corpus root), the post-competition naming
 (``FSDKaggle2018.audio_train/``, ``FSDKaggle2018.audio_test/``,
@@ -16,8 +16,10 @@ same clips, names and labels in both. Clips are 44.1 kHz mono 16-bit, 0.3-30 s l
 Classes are the first ``--classes`` of the 41; class ``i`` is one of 5 patterns (steady
 harmonic tone, tone pulsed at 8 Hz, repeated upward chirp, 1/3-octave noise band, train of
 noise clicks) at one of 9 carriers (200 Hz to 6.4 kHz, 5/8 octave apart), so that the first
-few classes already differ in both pattern and carrier, over a quiet coloured background;
-each clip jitters the carrier (+-3 %), level and background. About ``--verified-fraction`` of each class's train clips are
+few classes already differ in both pattern and carrier, over a coloured background;
+each clip jitters the carrier (+-3 %), level and background. The class sound lies ``--snr-db``
+(default -5 to 5 dB) from the background: hard enough that the wrong labels cost a model that
+trusts them, so the label-noise systems have something to win. About ``--verified-fraction`` of each class's train clips are
 ``manually_verified`` = 1; of the unverified train clips, ``--wrong-label-fraction`` carry a
 deliberately wrong label in the list (the real corpus has noisy unverified labels: part4.md
 P4.12 section 2, part1.md paper 10). The true label of every clip is in
@@ -108,14 +110,15 @@ def foreground(rng, pattern, carrier_hz, num_samples):
     return signal / rms(signal)
 
 
-def render(clip):
-    """Audio of one clip, deterministic in its seed; peak below 1."""
+def render(clip, snr_db=(-5.0, 5.0)):
+    """Audio of one clip, deterministic in its seed; peak below 1; the class sound stands
+    ``U(snr_db)`` dB above the background."""
     rng = np.random.default_rng(clip.seed)
     num_samples = int(round(clip.seconds * SAMPLE_RATE))
     pattern, carrier_hz = class_sound(CLASSES.index(clip.label))
     signal = foreground(rng, pattern, carrier_hz * rng.uniform(0.97, 1.03), num_samples)
     background = noise(rng, num_samples, tilt_db_per_octave=rng.uniform(-3.0, -1.0))
-    mix = signal + background * db_to_amplitude(-rng.uniform(15.0, 25.0))
+    mix = signal + background * db_to_amplitude(-rng.uniform(*snr_db))
     fade = min(int(FADE_SECONDS * SAMPLE_RATE), num_samples // 2)
     ramp = np.linspace(0.0, 1.0, fade)
     mix[:fade] *= ramp
@@ -199,7 +202,7 @@ def write_lists(root, clips, kaggle_naming, rng):
 
 
 def make_corpus(outdir, kaggle_naming=False, seed=0, num_classes=8, train_per_class=12, test_per_class=4,
-                verified_fraction=0.4, wrong_label_fraction=0.2):
+                verified_fraction=0.4, wrong_label_fraction=0.2, snr_db=(-5.0, 5.0)):
     """Write the corpus with ``outdir`` as its root; return the root.
 
     Everything is written to a temporary folder inside ``outdir`` first and moved into place
@@ -217,7 +220,7 @@ def make_corpus(outdir, kaggle_naming=False, seed=0, num_classes=8, train_per_cl
             os.makedirs(os.path.join(tmp, audio))
             for clip in clips:
                 if clip.split == split:
-                    soundfile.write(os.path.join(tmp, audio, clip.fname), render(clip), SAMPLE_RATE,
+                    soundfile.write(os.path.join(tmp, audio, clip.fname), render(clip, snr_db), SAMPLE_RATE,
                                     subtype="PCM_16")
         write_lists(tmp, clips, kaggle_naming, np.random.default_rng((seed, 1)))
         for name in sorted(os.listdir(tmp)):
@@ -242,10 +245,14 @@ def main(argv=None):
     parser.add_argument("--wrong-label-fraction", type=float, default=0.2,
                         help="share of the unverified train clips listed with a wrong label")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--snr-db", type=float, nargs=2, default=(-5.0, 5.0), metavar=("LOW", "HIGH"),
+                        help="class sound to background ratio, uniform in [LOW, HIGH] dB per clip "
+                             "(lower: harder classes)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     root = make_corpus(args.outdir, args.kaggle_naming, args.seed, args.classes, args.train_per_class,
-                       args.test_per_class, args.verified_fraction, args.wrong_label_fraction)
+                       args.test_per_class, args.verified_fraction, args.wrong_label_fraction,
+                       tuple(args.snr_db))
     logging.warning("*** SYNTHETIC mini corpus (not real data, not FSDKaggle2018 audio): %d classes, %d train and "
                     "%d test clips in %s", args.classes, args.classes * args.train_per_class,
                     args.classes * args.test_per_class, root)

@@ -13,10 +13,12 @@ lists are read by column name (extra columns are fine); a missing column, an unk
 Writes ``<data_root>/train`` and ``<data_root>/test`` (DESIGN.md section 4): wav.scp, utt2spk
 (= the utterance: FSDKaggle2018 has no grouping), utt2dur (from the audio header), classes.txt
 (the 41 classes), utt2label (train; test only when labelled), utt2verified (train) and utt2fold
-(train). Folds: a seeded split of the manually verified clips into folds 1..N, stratified by
-label; unverified clips get fold 0, always training data, since Kong et al. validate on the
-verified clips only (published_systems part4.md P4.12 section 2: "4 validation folds; only the
-3710 manually verified clips are used for validation"). Listed audio that is absent goes to
+(train). Folds: the verified and the unverified clips are each split into folds 1..N, seeded
+and stratified by label, as Dorfer & Widmer assemble their folds (part4.md P4.4 section 5). Fold
+k validates on its verified clips only, as Kong et al. (published_systems part4.md P4.12 section
+2: "4 validation folds; only the 3710 manually verified clips are used for validation"); its
+unverified clips are held out of its training, so that a model trained on the other folds can
+judge their labels without having learnt them (self-verification). Listed audio that is absent goes to
 ``<dir>/missing``, unreadable audio to ``<dir>/bad_utts``; more than the allowed fraction of
 either is an error (DATA_FORMATS.md general rules).
 """
@@ -37,7 +39,6 @@ from dcase_tk.io.table import sort_key
 from fsd2018 import CLASSES, NAMINGS
 
 LOG = logging.getLogger("prepare_data")
-UNVERIFIED_FOLD = 0
 
 
 @dataclasses.dataclass
@@ -120,27 +121,30 @@ def check_num_folds(num_folds):
 
 
 def assign_folds(clips, num_folds, seed):
-    """``{utt: fold}``: verified clips stratified by label into 1..num_folds, unverified in 0.
+    """``{utt: fold}``: the verified clips, then the unverified ones, stratified by label into
+    1..num_folds.
 
-    Each class's verified clips, in a seeded random order, are dealt one per fold, starting
-    with the folds that have the fewest clips so far: every class is spread over the folds as
-    evenly as possible (counts differ by at most one) and so are the fold totals.
+    Each class's clips of one kind, in a seeded random order, are dealt one per fold, starting
+    with the folds that have the fewest clips of that kind so far: every class is spread over the
+    folds as evenly as possible (counts differ by at most one) and so are the fold totals.
     """
     check_num_folds(num_folds)
     rng = np.random.default_rng(seed)
-    folds = {clip.utt: UNVERIFIED_FOLD for clip in clips}
-    verified = sorted((clip for clip in clips if clip.verified), key=lambda clip: sort_key(clip.utt))
+    verified = [clip for clip in clips if clip.verified]
     if len(verified) < num_folds:
         raise DataDirError(f"only {len(verified)} manually verified train clips for {num_folds} folds; "
                            "every fold needs validation clips: use fewer --folds")
-    sizes = [0] * num_folds
-    for label in CLASSES:
-        members = [clip.utt for clip in verified if clip.label == label]
-        order = sorted(range(num_folds), key=lambda fold: (sizes[fold], rng.random()))
-        for position, index in enumerate(rng.permutation(len(members))):
-            fold = order[position % num_folds]
-            folds[members[index]] = fold + 1
-            sizes[fold] += 1
+    folds = {}
+    for kind in (verified, [clip for clip in clips if not clip.verified]):
+        ordered = sorted(kind, key=lambda clip: sort_key(clip.utt))
+        sizes = [0] * num_folds
+        for label in CLASSES:
+            members = [clip.utt for clip in ordered if clip.label == label]
+            order = sorted(range(num_folds), key=lambda fold: (sizes[fold], rng.random()))
+            for position, index in enumerate(rng.permutation(len(members))):
+                fold = order[position % num_folds]
+                folds[members[index]] = fold + 1
+                sizes[fold] += 1
     return folds
 
 
