@@ -1,4 +1,5 @@
-"""Figures a person reads next to the numbers: training curves and confusion matrices (PNG)."""
+"""Figures a person reads next to the numbers: training curves, confusion matrices and ROC
+curves (PNG)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -49,5 +50,23 @@ def plot_confusion(conf, classes, path, title):
             if conf[i, j]:
                 ax.text(j, i, str(conf[i, j]), ha="center", va="center",
                         color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_roc(curves, path, title):
+    """ROC curves, ``curves``: {name: (fpr, tpr, auc)}, each AUC in the legend, the chance
+    diagonal dashed."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance (AUC 50.0 %)")
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr, tpr, label=f"{name} (AUC {100 * auc:.1f} %)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     _save(fig, path)

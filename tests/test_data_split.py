@@ -169,3 +169,12 @@ def test_split_validation_rejects_group_spanning_strata(tmp_path):
                                            r"'airport-barcelona-0-1-a' is airport lisbon"):
         split_validation(str(src), str(tmp_path / "tr"), str(tmp_path / "cv"))
     assert load(str(src)).utts  # source untouched and loadable
+
+
+def test_split_validation_of_single_utterances_splits_groups(tmp_path):
+    # one group (location) per stratum: whole groups give no validation set, single utterances do
+    src = scene_dir(tmp_path / "d", locations=1)
+    train, valid = split_validation(str(src), str(tmp_path / "tr"), str(tmp_path / "cv"), fraction=0.5,
+                                    by_group=False)
+    assert len(valid.utts) == 6 and len(train.utts) == 6
+    assert strata_of(tmp_path / "cv") == strata_of(tmp_path / "tr")      # one of each stratum's two

@@ -171,3 +171,32 @@ def test_silence_trimming_cuts_leading_and_trailing_silence(tmp_path):
     assert frames["trimmed"]["silent"].shape == frames["plain"]["silent"].shape    # all silent: kept whole
     with pytest.raises(FeatureConfigError, match="trim_db"):
         FeatureConfig.from_dict({"trim_db": -3})
+
+
+def test_global_cmvn_step_follows_re_extracted_features(tmp_path, noise):
+    """Features re-extracted with another config can leave feats.scp word for word the same: the
+    statistics step must still see new arks, and recompute a cmvn.ark that went missing."""
+    sf.write(tmp_path / "a.wav", noise, 48000)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"a {tmp_path}/a.wav\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dump = tmp_path / "dump"
+
+    def run(step):
+        r = subprocess.run(["bash", "-c", f". {root}/path.sh && {step}"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+
+    def stats():
+        return kaldiio.load_mat(str(dump / "cmvn.ark"))
+
+    for fmin in (0, 500):
+        (tmp_path / f"f{fmin}.yaml").write_text(f"sample_rate: 48000\nfmin: {fmin}\n")
+    run(f"make_feats.sh --nj 1 --feat_config {tmp_path}/f0.yaml {data} {dump} && compute_global_cmvn.sh {dump}")
+    first, scp = stats(), (dump / "feats.scp").read_text()
+    run(f"make_feats.sh --nj 1 --feat_config {tmp_path}/f500.yaml {data} {dump} && compute_global_cmvn.sh {dump}")
+    assert (dump / "feats.scp").read_text() == scp and not np.allclose(stats(), first)
+    second = stats()
+    (dump / "cmvn.ark").unlink()
+    run(f"compute_global_cmvn.sh {dump}")
+    np.testing.assert_array_equal(stats(), second)

@@ -300,3 +300,27 @@ BASELINE_SMALL = {"name": "cnn_baseline", "filters": [4, 8], "kernel_size": 3,
 def test_cnn_baseline_contract():
     check_forward(BASELINE_SMALL, n_in=8, n_classes=4, frames=20)
     check_overfits(BASELINE_SMALL, n_in=8, n_classes=4, frames=20)
+
+
+# ---------------------------------------------------------------- Task 5 baseline (Dekkers et al.)
+
+def test_sins_baseline_published_shapes():
+    model = build_model({"name": "sins_baseline"}, n_in=40, n_classes=9, n_frames=501).eval()
+    # conv 40x5 (32) + BN, conv 1x3 (64) + BN, dense 64, dense 9 (weights and biases)
+    expected = (40 * 5 * 32 + 32 + 2 * 32) + (32 * 3 * 64 + 64 + 2 * 64) + (64 * 64 + 64) + (64 * 9 + 9)
+    assert n_params(model) == expected
+    std = (2 / (40 * 5)) ** 0.5
+    w = model.conv1.weight
+    assert w.abs().max() <= 2 * std + 1e-6 and 0.7 * std < w.std() < std           # truncated He-normal
+    assert model.hidden.weight.abs().max() <= 0.05
+    with torch.no_grad():
+        assert model(torch.randn(2, 501, 40)).shape == (2, 9)
+        assert model(torch.randn(2, 19, 40)).shape == (2, 9)                       # the shortest input
+    with pytest.raises(ValueError, match="at least 19 frames"):
+        model(torch.randn(2, 18, 40))
+
+
+def test_sins_baseline_contract():
+    small = {"name": "sins_baseline", "filters": [8, 16], "dense": 16, "dropout": 0.0}
+    check_forward(small, n_in=8, n_classes=4, frames=40)
+    check_overfits(small, n_in=8, n_classes=4, frames=40)

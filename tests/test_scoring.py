@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 
 from dcase_tk.io.scores import read_scores, write_scores
 from dcase_tk.io.table import TableError
@@ -20,6 +21,20 @@ def test_class_average_weighs_classes_equally():
     assert s["class_avg_accuracy"] == 0.5            # bus 1.0, park 0.0; tram absent
     assert s["per_class"] == {"bus": 1.0, "park": 0.0, "tram": None}
     assert s["confusion"] == [[3, 0, 0], [1, 0, 0], [0, 0, 0]]
+
+
+def test_macro_f1_by_hand_and_against_scikit_learn():
+    s = summary([0, 0, 0, 1], [0, 0, 0, 0], CLASSES)
+    # bus: TP 3, FP 1, FN 0 -> 6/7; park: TP 0, FN 1 -> 0; tram: in neither, left out
+    assert s["per_class_f1"] == {"bus": pytest.approx(6 / 7), "park": 0.0, "tram": None}
+    assert s["macro_f1"] == pytest.approx(3 / 7)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        y_true, y_pred = rng.integers(0, 9, 200), rng.integers(0, 9, 200)
+        y_pred[:120] = y_true[:120]
+        y_true[y_true == 4] = 5                       # a class only predicted, never true
+        expected = f1_score(y_true, y_pred, average="macro")
+        assert summary(y_true, y_pred, [str(c) for c in range(10)])["macro_f1"] == pytest.approx(expected, abs=1e-12)
 
 
 def test_per_device_and_device_average():

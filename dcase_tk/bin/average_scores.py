@@ -3,28 +3,21 @@ cross-validated system on the test set, as Jeong & Lim's and Iqbal et al.'s fold
 
   python -m dcase_tk.bin.average_scores --how mean exp/2/cnn8/test exp/2/cnn8/fold{1,2,3,4}/test
 
-``--how mean`` (arithmetic) or ``gmean`` (geometric, renormalised to sum to one per clip).
+``--how mean`` (arithmetic), ``gmean`` (geometric, renormalised to sum to one per clip) or
+``max``.
 Writes ``score``, ``decision`` and ``classes.txt`` into ``<out-dir>``.
 """
 import numpy as np
+import torch
 
 from dcase_tk import cli
+from dcase_tk.decode.combine import AGGREGATES, aggregate
 from dcase_tk.io.scores import read_decode_dir, write_decode_dir
-
-EPS = 1e-7
-
-
-def average(matrices, how):
-    stack = np.stack(matrices)
-    if how == "mean":
-        return stack.mean(axis=0)
-    g = np.exp(np.log(np.clip(stack, EPS, None)).mean(axis=0))
-    return g / g.sum(axis=1, keepdims=True)
 
 
 def main(argv=None):
     p = cli.parser(__doc__)
-    p.add_argument("--how", default="mean", choices=["mean", "gmean"])
+    p.add_argument("--how", default="mean", choices=AGGREGATES)
     p.add_argument("out_dir")
     p.add_argument("decode_dirs", nargs="+", metavar="decode_dir")
     args = cli.parse(p, argv)
@@ -39,7 +32,7 @@ def main(argv=None):
                                 "decode the same data dir in each")
         row = {u: i for i, u in enumerate(other_utts)}
         matrices.append(scores[[row[u] for u in utts]])
-    write_decode_dir(args.out_dir, utts, average(matrices, args.how), classes)
+    write_decode_dir(args.out_dir, utts, aggregate(torch.from_numpy(np.stack(matrices)), args.how).numpy(), classes)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,20 @@
 
   python -m dcase_tk.bin.make_results_table --exp exp --output RESULTS.md --title "..."
 """
+import datetime
+import functools
 import glob
 import os
 import subprocess
-import datetime
 
 from dcase_tk import cli
 from dcase_tk.io.atomic import write_text
-from dcase_tk.scoring.report import results_markdown, tagging_results_markdown
+from dcase_tk.scoring.report import (FOLD_METRICS, detection_results_markdown, fold_results_markdown,
+                                     results_markdown)
 
-TABLES = {"classification": results_markdown, "tagging": tagging_results_markdown}
+TABLES = {"classification": results_markdown, "detection": detection_results_markdown,
+          **{kind: functools.partial(fold_results_markdown, metrics=metrics)
+             for kind, metrics in FOLD_METRICS.items()}}
 
 
 def main(argv=None):
@@ -20,8 +24,9 @@ def main(argv=None):
     p.add_argument("--output", default="RESULTS.md")
     p.add_argument("--title", default="Results")
     p.add_argument("--kind", default="classification", choices=sorted(TABLES),
-                   help="classification (Task 1: class-averaged accuracy, devices) or tagging "
-                        "(Task 2: MAP@3, fold aggregates)")
+                   help="classification (Task 1: class-averaged accuracy, devices), tagging "
+                        "(Task 2: MAP@3, fold aggregates), activity (Task 5: macro F1, fold aggregates) or "
+                        "detection (Task 3: AUC per dataset and their harmonic mean)")
     p.add_argument("--note", default="", help="a paragraph under the title (e.g. which corpus)")
     args = cli.parse(p, argv)
     paths = glob.glob(os.path.join(args.exp, "*", "*", "*", "result.json"))

@@ -15,27 +15,9 @@ import os
 from dcase_tk import cli
 from dcase_tk.io.atomic import write_text
 from dcase_tk.io.scores import read_decode_dir
-from dcase_tk.io.table import read_lines, read_table
+from dcase_tk.io.table import read_table
+from dcase_tk.scoring.coverage import check_labels
 from dcase_tk.scoring.tagging import evaluate_tagging, submission_rows, tagging_result_txt
-
-
-def check_labels(label_file, utt2label, classes, score_utts, decode_dir):
-    """Every label is a known class, every labelled utterance is scored and every scored one is
-    labelled; errors name the file and line."""
-    known, scored = set(classes), set(score_utts)
-    for number, utt, label in read_lines(label_file):
-        if label not in known:
-            raise cli.ToolError(f"{label_file}:{number}: label '{label}' of '{utt}' is not in "
-                                f"{decode_dir}/classes.txt; score with a model trained on these classes")
-        if utt not in scored:
-            missing = [u for u in utt2label if u not in scored]
-            raise cli.ToolError(f"{label_file}:{number}: '{utt}' has no row in {decode_dir}/score "
-                                f"({len(missing)} labelled utterances have none, e.g. {missing[:3]}); "
-                                "re-run inference (stage 7) on this data dir")
-    extra = [u for u in score_utts if u not in utt2label]
-    if extra:
-        raise cli.ToolError(f"{decode_dir}/score has {len(extra)} utterances that are not in "
-                            f"{label_file} (e.g. {extra[:3]}); score the decode dir of this data dir")
 
 
 def main(argv=None):
@@ -58,8 +40,7 @@ def main(argv=None):
     if not os.path.isfile(label_file):
         print(f"{args.data_dir}: no utt2label; wrote {args.decode_dir}/submission.csv only")
         return
-    utt2label = read_table(label_file)
-    check_labels(label_file, utt2label, classes, utts, args.decode_dir)
+    utt2label = check_labels(label_file, classes, utts, args.decode_dir)
     verified_file = os.path.join(args.data_dir, "utt2verified")
     utt2verified = read_table(verified_file) if os.path.isfile(verified_file) else None
     try:

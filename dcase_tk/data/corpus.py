@@ -4,6 +4,7 @@ and unreadable files, failing when more than an allowed fraction is lost (DATA_F
 general rules)."""
 import logging
 import os
+import shutil
 
 import soundfile
 
@@ -51,3 +52,25 @@ def check_audio(items, directory, max_missing_fraction):
             f"(allowed: {max_missing_fraction:.1%}), e.g. {example}; is the corpus completely downloaded "
             "and extracted?")
     return readable, missing, bad
+
+
+def run_prep(prepare, *args):
+    """A data prep's ``main``: ``prepare(*args)`` with INFO logging; a DataDirError (bad corpus,
+    too much audio missing) is logged as one line and gives exit status 1, not a traceback."""
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    try:
+        prepare(*args)
+    except DataDirError as error:
+        logging.getLogger("prepare_data").error("%s", error)
+        return 1
+    return 0
+
+
+def move_into(tmp, root):
+    """Move every entry of directory ``tmp`` into ``root``, replacing an entry of the same name
+    (how a mini-corpus generator swaps a finished release in)."""
+    for name in sorted(os.listdir(tmp)):
+        target = os.path.join(root, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+        os.replace(os.path.join(tmp, name), target)

@@ -17,10 +17,11 @@ from dcase_tk.io.table import read_lines, sort_key
 log = logging.getLogger(__name__)
 
 
-def _group_utts(data):
-    """``{group: [utts]}`` in byte order of utterance."""
+def _group_utts(data, by_group=True):
+    """``{group: [utts]}`` in byte order of utterance; every utterance its own group unless
+    ``by_group``."""
     result = {}
-    for utt, group in data.groups().items():
+    for utt, group in (data.groups() if by_group else {u: u for u in data.utts}).items():
         result.setdefault(group, []).append(utt)
     return result
 
@@ -150,8 +151,12 @@ def _agreed(srcs, values, name):
     return present[0][1] if present else None
 
 
-def split_validation(src, out_train, out_valid, fraction=0.3, seed=0, strata=("utt2label", "utt2city")):
+def split_validation(src, out_train, out_valid, fraction=0.3, seed=0, strata=("utt2label", "utt2city"),
+                     by_group=True):
     """Hold out whole groups of ``src`` as a validation set, stratified; return (train, valid).
+
+    ``by_group`` False holds out single utterances instead (Task 3, whose utt2spk is the
+    dataset: the validation clips come from every training dataset).
 
     The stratum of an utterance is the tuple of its values in the ``strata`` files that ``src``
     has (absent ones are skipped); every group must lie in a single stratum. For each stratum
@@ -166,7 +171,7 @@ def split_validation(src, out_train, out_valid, fraction=0.3, seed=0, strata=("u
     data = load(src)
     used = [name for name in strata if name in data.tables]
     log.info("%s: stratifying by %s", src, ", ".join(used) or "nothing (no strata files)")
-    groups = _group_utts(data)
+    groups = _group_utts(data, by_group)
     by_stratum = {}
     for group, utts in groups.items():
         by_stratum.setdefault(_stratum_of(src, data, used, group, utts), []).append(group)

@@ -29,15 +29,14 @@ import torch
 
 from dcase_tk import config as cfg
 from dcase_tk.config import dataclass_from_dict
+from dcase_tk.decode.combine import AGGREGATES, EPS, aggregate
 from dcase_tk.features import cmvn
 from dcase_tk.nnet import build_model, output_kind
 from dcase_tk.train.augment import fixed_crop, random_crop, segments
 from dcase_tk.train.data import FeatureSet
 
 MODES = ("fixed", "segments", "whole", "crops")
-AGGREGATES = ("mean", "gmean", "max")
 MULTI_LABEL_LOSSES = ("bce", "focal_bce")
-EPS = 1e-7
 
 
 @dataclasses.dataclass
@@ -74,16 +73,6 @@ def activate(outputs, kind, multi_label):
         return outputs
     p = outputs.clamp_min(EPS)
     return p / p.sum(dim=1, keepdim=True)
-
-
-def aggregate(posteriors, how, multi_label):
-    """Combine ``(windows, C)`` posteriors of one clip into ``(C,)``."""
-    if how == "mean":
-        return posteriors.mean(0)
-    if how == "max":
-        return posteriors.max(0).values
-    g = torch.exp(torch.log(posteriors.clamp_min(EPS)).mean(0))
-    return g if multi_label else g / g.sum()
 
 
 class ClipScorer:

@@ -1,7 +1,9 @@
-"""Single-label classification metrics: accuracy, class-averaged accuracy, confusion matrix.
+"""Single-label classification metrics: accuracy, class-averaged accuracy, F1, confusion matrix.
 
 The DCASE Task 1 metric is the class-averaged accuracy (the mean of per-class recalls), which
-weighs every scene equally whatever its number of test clips.
+weighs every scene equally whatever its number of test clips. The Task 5 metric is the macro F1:
+the mean of per-class F1 over the classes that occur in the reference or the decisions (as
+``sklearn.metrics.f1_score(average="macro")``; a class that is neither scores nothing).
 """
 import numpy as np
 
@@ -20,16 +22,29 @@ def per_class_accuracy(conf):
         return np.where(totals > 0, np.diag(conf) / np.maximum(totals, 1), np.nan)
 
 
+def per_class_f1(conf):
+    """F1 of each class, ``2 TP / (2 TP + FP + FN)``; NaN for a class absent from both the
+    reference and the decisions."""
+    tp = np.diag(conf).astype(np.float64)
+    denominator = conf.sum(axis=0) + conf.sum(axis=1)          # 2 TP + FP + FN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan)
+
+
 def summary(y_true, y_pred, classes):
-    """Accuracy, class-averaged accuracy (over classes present), per-class accuracy, confusion."""
+    """Accuracy, class-averaged accuracy (over classes present), macro F1, per-class accuracy
+    and F1, confusion."""
     conf = confusion(y_true, y_pred, len(classes))
     per_class = per_class_accuracy(conf)
+    f1 = per_class_f1(conf)
     n = int(conf.sum())
     return {
         "n_utts": n,
         "accuracy": float(np.trace(conf) / n) if n else float("nan"),
         "class_avg_accuracy": float(np.nanmean(per_class)) if n else float("nan"),
+        "macro_f1": float(np.nanmean(f1)) if n else float("nan"),
         "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, per_class)},
+        "per_class_f1": {c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, f1)},
         "confusion": conf.tolist(),
     }
 

@@ -4,47 +4,35 @@ import json
 import os
 
 from dcase_tk import config as cfg
-
-
-def _pct(value):
-    return "-" if value is None else f"{100 * value:.1f}"
+from dcase_tk.scoring.text import pct, text_table
 
 
 def result_txt(result):
-    """The table a person reads: class-wise accuracy overall and per device, then averages."""
+    """The table a person reads: class-wise accuracy overall and per device, then averages, and
+    the F1 of each class (its average: the macro F1)."""
     devices = sorted(result.get("per_device", {}))
     header = ["class"] + ["all"] + [f"dev {d}" for d in devices]
     average = result.get("device_average")
     if average:
         header.append("avg " + "+".join(average["devices"]))
+    header.append("F1")
     rows = []
     for c in result["classes"]:
-        row = [c, _pct(result["per_class"][c])]
-        row += [_pct(result["per_device"][d]["per_class"][c]) for d in devices]
+        row = [c, pct(result["per_class"][c])]
+        row += [pct(result["per_device"][d]["per_class"][c]) for d in devices]
         if average:
-            row.append(_pct(average["per_class"][c]))
-        rows.append(row)
-    avg = ["class average", _pct(result["class_avg_accuracy"])]
-    avg += [_pct(result["per_device"][d]["class_avg_accuracy"]) for d in devices]
+            row.append(pct(average["per_class"][c]))
+        rows.append(row + [pct(result["per_class_f1"][c])])
+    avg = ["class average", pct(result["class_avg_accuracy"])]
+    avg += [pct(result["per_device"][d]["class_avg_accuracy"]) for d in devices]
     if average:
-        avg.append(_pct(average["class_avg_accuracy"]))
-    overall = ["accuracy (all clips)", _pct(result["accuracy"])]
-    overall += [_pct(result["per_device"][d]["accuracy"]) for d in devices]
-    if average:
-        overall.append("")
+        avg.append(pct(average["class_avg_accuracy"]))
+    avg.append(pct(result["macro_f1"]))
+    overall = ["accuracy (all clips)", pct(result["accuracy"])]
+    overall += [pct(result["per_device"][d]["accuracy"]) for d in devices]
     counts = ["clips", str(result["n_utts"])] + [str(result["per_device"][d]["n_utts"]) for d in devices]
-    if average:
-        counts.append("")
-    return _table([header] + rows + [avg, overall, counts])
-
-
-def _table(rows):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
-                       enumerate(zip(row, widths))) for row in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    lines.insert(len(lines) - 3, "-" * len(lines[0]))
-    return "\n".join(lines) + "\n"
+    blanks = [""] * (len(header) - len(overall))
+    return text_table([header] + rows, [avg, overall + blanks, counts + blanks])
 
 
 def _results(result_paths, exp_root):
@@ -71,21 +59,42 @@ def _published(system_dir, subtask):
     return "-"
 
 
-def tagging_results_markdown(result_paths, exp_root):
-    """RESULTS.md rows of tagging results (Task 2): fold aggregates (``aggregate_folds``) show
-    mean +- std over the folds, single sets their value."""
-    lines = ["| task | system | set | clips | MAP@3 % | accuracy % | published |",
-             "|---|---|---|---|---|---|---|"]
+# The columns of the fold tables: (result.json key, header)
+FOLD_METRICS = {
+    "tagging": [("map3", "MAP@3 %"), ("accuracy", "accuracy %")],           # Task 2
+    "activity": [("macro_f1", "macro F1 %"), ("accuracy", "accuracy %")],  # Task 5
+}
+
+
+def fold_results_markdown(result_paths, exp_root, metrics):
+    """RESULTS.md rows of cross-validated systems: fold aggregates (``aggregate_folds``) show
+    mean +- std over the folds, single sets their value; ``metrics`` as in FOLD_METRICS. The
+    published figure is shown on the rows of the sets it is for (cv, test), not on variants
+    such as cv_ch1 (one channel of a multichannel system)."""
+    lines = ["| task | system | set | clips | " + " | ".join(h for _, h in metrics) + " | published |",
+             "|---|---|---|---|" + "---|" * len(metrics) + "---|"]
     for result, set_name, system_dir, subtask, system in _results(result_paths, exp_root):
         if "metrics" in result:
             m = result["metrics"]
-            cells = [f"{int(sum(m['n_utts']['per_fold']))} ({result['n_folds']} folds)",
-                     f"{_pct(m['map3']['mean'])} +- {_pct(m['map3']['std'])}",
-                     f"{_pct(m['accuracy']['mean'])} +- {_pct(m['accuracy']['std'])}"]
+            cells = [f"{int(sum(m['n_utts']['per_fold']))} ({result['n_folds']} folds)"]
+            cells += [f"{pct(m[k]['mean'])} +- {pct(m[k]['std'])}" for k, _ in metrics]
         else:
-            cells = [str(result["n_utts"]), _pct(result["map3"]), _pct(result["accuracy"])]
-        lines.append(f"| {subtask} | {system} | {set_name} | {' | '.join(cells)} | "
-                     f"{_published(system_dir, subtask)} |")
+            cells = [str(result["n_utts"])] + [pct(result[k]) for k, _ in metrics]
+        published = _published(system_dir, subtask) if set_name in ("cv", "test") else "-"
+        lines.append(f"| {subtask} | {system} | {set_name} | {' | '.join(cells)} | {published} |")
+    return "\n".join(lines) + "\n"
+
+
+def detection_results_markdown(result_paths, exp_root):
+    """RESULTS.md rows of detection results (Task 3, ``score_detection``): the AUC of each
+    dataset, their harmonic mean, the AUC and accuracy of all clips pooled."""
+    lines = ["| task | system | set | clips | AUC % per dataset | harmonic mean % | pooled AUC % | "
+             "accuracy % | published |", "|---|---|---|---|---|---|---|---|---|"]
+    for result, set_name, system_dir, subtask, system in _results(result_paths, exp_root):
+        datasets = ", ".join(f"{d}: {pct(r['auc'])}" for d, r in result.get("per_dataset", {}).items()) or "-"
+        lines.append(f"| {subtask} | {system} | {set_name} | {result['n_utts']} | {datasets} | "
+                     f"{pct(result.get('auc_harmonic_mean'))} | {pct(result['auc'])} | "
+                     f"{pct(result['accuracy'])} | {_published(system_dir, subtask)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -98,10 +107,10 @@ def results_markdown(result_paths, exp_root):
              "|---|---|---|---|---|---|---|---|"]
     for result, set_name, system_dir, subtask, system in _results(result_paths, exp_root):
         published = _published(system_dir, subtask)
-        devices = ", ".join(f"{d}: {_pct(r['class_avg_accuracy'])}"
+        devices = ", ".join(f"{d}: {pct(r['class_avg_accuracy'])}"
                             for d, r in sorted(result.get("per_device", {}).items())) or "-"
         average = result.get("device_average")
-        avg = f"{'+'.join(average['devices'])}: {_pct(average['class_avg_accuracy'])}" if average else "-"
+        avg = f"{'+'.join(average['devices'])}: {pct(average['class_avg_accuracy'])}" if average else "-"
         lines.append(f"| {subtask} | {system} | {set_name} | {result['n_utts']} | "
-                     f"{_pct(result['class_avg_accuracy'])} | {devices} | {avg} | {published} |")
+                     f"{pct(result['class_avg_accuracy'])} | {devices} | {avg} | {published} |")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,8 @@ P4.7/P4.8 (5 folds) in part4.md.
 """
 import numpy as np
 
+from dcase_tk.scoring.text import pct, text_table
+
 from dcase_tk.scoring.classification import summary
 
 SUBMISSION_HEADER = "fname,label"
@@ -94,7 +96,8 @@ def evaluate_tagging(utt2label, scores_by_utt, classes, utt2verified=None, verif
 
 def aggregate_folds(results):
     """Mean, std (ddof=0) and per-fold values of every number the fold results share
-    (map3, accuracy, class_avg_accuracy, n_utts...), and per class of ``per_class``."""
+    (map3, accuracy, class_avg_accuracy, macro_f1, n_utts...), and per class of ``per_class``
+    (accuracy) and ``per_class_f1`` where the folds have them."""
     if not results:
         raise ValueError("aggregate_folds got no fold results; give at least one")
     classes = results[0].get("classes")
@@ -105,9 +108,9 @@ def aggregate_folds(results):
              and all(_is_number(r.get(k)) for r in results)]
     aggregated = {"n_folds": len(results), "classes": classes,
                   "metrics": {k: _stats([r[k] for r in results]) for k in names}}
-    if classes and all("per_class" in r for r in results):
-        aggregated["per_class"] = {c: _stats([r["per_class"][c] for r in results])
-                                   for c in classes}
+    for name in ("per_class", "per_class_f1"):
+        if classes and all(name in r for r in results):
+            aggregated[name] = {c: _stats([r[name][c] for r in results]) for c in classes}
     return aggregated
 
 
@@ -130,24 +133,25 @@ def tagging_result_txt(result):
     """The table a person reads for one scored set: per-class accuracy and MAP@3, then totals."""
     counts = np.asarray(result["confusion"]).sum(axis=1)
     rows = [["class", "clips", "accuracy %", "MAP@3 %"]]
-    rows += [[c, str(int(n)), _pct(result["per_class"][c]), _pct(result["per_class_map3"][c])]
+    rows += [[c, str(int(n)), pct(result["per_class"][c]), pct(result["per_class_map3"][c])]
              for c, n in zip(result["classes"], counts)]
     subset = "verified clips" if result["verified_only"] else "all clips"
-    footer = [[f"MAP@3 ({subset})", str(result["n_utts"]), "", _pct(result["map3"])],
-              ["accuracy (top-1)", "", _pct(result["accuracy"]), ""],
-              ["class average", "", _pct(result["class_avg_accuracy"]), ""]]
-    return _table(rows, footer)
+    footer = [[f"MAP@3 ({subset})", str(result["n_utts"]), "", pct(result["map3"])],
+              ["accuracy (top-1)", "", pct(result["accuracy"]), ""],
+              ["class average", "", pct(result["class_avg_accuracy"]), ""]]
+    return text_table(rows, footer)
 
 
 def folds_result_txt(aggregated, fold_names):
     """The fold table: one row per metric with mean, std and each fold's value."""
     rows = [["metric", "mean", "std"] + list(fold_names)]
     for name, stats in aggregated["metrics"].items():
-        fmt = _count if name.startswith("n_") else _pct
+        fmt = _count if name.startswith("n_") else pct
         rows.append([name, fmt(stats["mean"]), fmt(stats["std"])] + [fmt(v) for v in stats["per_fold"]])
-    footer = [[f"{c} accuracy", _pct(s["mean"]), _pct(s["std"])] + [_pct(v) for v in s["per_fold"]]
-              for c, s in aggregated.get("per_class", {}).items()]
-    return _table(rows, footer)
+    footer = [[f"{c} {what}", pct(s["mean"]), pct(s["std"])] + [pct(v) for v in s["per_fold"]]
+              for name, what in (("per_class", "accuracy"), ("per_class_f1", "F1"))
+              for c, s in aggregated.get(name, {}).items()]
+    return text_table(rows, footer)
 
 
 def _check_k(k):
@@ -196,25 +200,5 @@ def _stats(values):
             "per_fold": [None if v is None else float(v) for v in values]}
 
 
-def _pct(value):
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
 def _count(value):
     return "-" if value is None else f"{value:g}"
-
-
-def _table(rows, footer):
-    """Columns aligned (first left, others right), a rule under the header and above the footer."""
-    everything = rows + footer
-    widths = [max(len(r[i]) for r in everything) for i in range(len(rows[0]))]
-
-    def line(row):
-        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                         for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
-
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    lines = [line(rows[0]), rule] + [line(r) for r in rows[1:]]
-    if footer:
-        lines += [rule] + [line(r) for r in footer]
-    return "\n".join(lines) + "\n"

@@ -5,9 +5,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from dcase_tk.scoring.classification import summary
 from dcase_tk.scoring.tagging import map_at_k, top_k
 
-# metric -> True if higher is better; map3 is Task 2's MAP@3 (single-label systems)
+# metric -> True if higher is better; map3 is Task 2's MAP@3 and macro_f1 Task 5's metric
+# (single-label systems)
 METRICS = {"accuracy": True, "class_avg_accuracy": True, "loss": False, "map": True, "auc": True,
-           "map3": True}
+           "map3": True, "macro_f1": True}
 
 
 def _macro(metric, scores, targets):
@@ -25,6 +26,6 @@ def validation_metrics(scores, targets, multi_label):
     if not multi_label:
         classes = [str(c) for c in range(targets.shape[1])]
         s = summary(targets.argmax(1), scores.argmax(1), classes)
-        out.update(accuracy=s["accuracy"], class_avg_accuracy=s["class_avg_accuracy"],
+        out.update(accuracy=s["accuracy"], class_avg_accuracy=s["class_avg_accuracy"], macro_f1=s["macro_f1"],
                    map3=map_at_k(targets.argmax(1), top_k(scores, range(targets.shape[1]))))
     return out

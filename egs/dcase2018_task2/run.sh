@@ -38,8 +38,8 @@ train_fold_script=steps/train_fold.sh
 infer_script=steps/infer.sh
 help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 2 recipe; see the header of run.sh)"
 . utils/parse_options.sh
+. utils/recipe_helpers.sh
 
-log() { echo "$(date '+%F %T') (run.sh) $*"; }
 mini=false
 if [ -n "$FSDKAGGLE2018" ]; then
   corpus=$FSDKAGGLE2018
@@ -51,28 +51,11 @@ data=data/2
 dump=dump/2
 exp=exp/2
 fold_ids=$(seq 1 "$folds")
-config_value() { python -m dcase_tk.bin.config_value "$@"; }
-feat_dir() { echo "$dump/$(config_value "conf/systems/$1.yaml" features)"; }
-# The system's overrides for the mini corpus (its mini_corpus: section), then --train_opts.
-system_opts() {
-  local opts=
-  $mini && opts=$(config_value --as_options "conf/systems/$1.yaml" mini_corpus)
-  echo "$opts${opts:+${train_opts:+ }}$train_opts"
-}
-for system in $systems; do
-  [ -f "conf/systems/$system.yaml" ] || { echo "run.sh: no conf/systems/$system.yaml" >&2; exit 1; }
-done
+check_systems $systems
 feature_sets=$(for system in $systems; do config_value "conf/systems/$system.yaml" features; done | sort -u)
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
-  log "Stage 0: corpus ($corpus)"
-  if ! $mini; then
-    [ -d "$corpus" ] || { echo "run.sh: db.sh points to $corpus, which is not a directory" >&2; exit 1; }
-  else
-    # shellcheck disable=SC2086  # a list of options
-    utils/make_mini_corpus.sh --force "$force" --hint "Set FSDKAGGLE2018 in db.sh to the extracted FSDKaggle2018 release." \
-      "$corpus" local/make_mini_corpus.py $mini_corpus_opts "$corpus"
-  fi
+  corpus_stage "Set FSDKAGGLE2018 in db.sh to the extracted FSDKaggle2018 release." "$corpus"
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
@@ -111,11 +94,7 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     # each fold's parts are taken from the features of the whole training set
     for k in $fold_ids; do
       for part in tr cv uv; do
-        if ! python -m dcase_tk.bin.stamp check "$feats/fold${k}_$part" --force "$force" \
-            "$feats/train" "$data/fold${k}_$part"; then
-          utils/subset_data_dir.sh --utt-list "$data/fold${k}_$part/wav.scp" "$feats/train" "$feats/fold${k}_$part"
-          python -m dcase_tk.bin.stamp done "$feats/fold${k}_$part" "$feats/train" "$data/fold${k}_$part"
-        fi
+        subset_features "$feats/train" "$data/fold${k}_$part" "$feats/fold${k}_$part"
       done
     done
   done
@@ -133,12 +112,7 @@ fi
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   for system in $systems; do
     feats=$(feat_dir "$system")
-    opts=$(system_opts "$system")
-    log "Stage 5: training $system, folds $(echo $fold_ids) in parallel -> $exp/$system/fold* ${opts:+(overrides: $opts)}"
-    $train_cmd --num-threads "$num_threads" --gpu "$gpu" JOB=1:"$folds" "$exp/$system/log/train_fold.JOB.log" \
-      $train_fold_script --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
-        --system_config "conf/systems/$system.yaml" --train_opts "$opts" --heldout "$feats/foldJOB_uv" \
-        "$feats/foldJOB_tr" "$feats/foldJOB_cv" "$exp/$system/foldJOB"
+    train_folds "$system" "$feats/foldJOB_tr" "$feats/foldJOB_cv" --heldout "$feats/foldJOB_uv"
   done
 fi
 
@@ -173,9 +147,7 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
 fi
 
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  note="MAP@3 on the verified validation clips of each fold (cv: mean +- std over the $folds folds) and on the test set (the fold models' mean posteriors)."
-  $mini && note="$note MINI CORPUS (synthetic, made by local/make_mini_corpus.py): these figures check the pipeline and are not comparable to the published ones."
-  python -m dcase_tk.bin.make_results_table --kind tagging --exp exp --output RESULTS.md \
-    --title "DCASE 2018 Task 2 results" --note "$note" --verbose 0
+  results_stage tagging "DCASE 2018 Task 2 results" \
+    "MAP@3 on the verified validation clips of each fold (cv: mean +- std over the $folds folds) and on the test set (the fold models' mean posteriors)."
 fi
 log "Done."

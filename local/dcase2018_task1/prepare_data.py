@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 
-from dcase_tk.data.corpus import check_audio, corpus_root_for_paths
+from dcase_tk.data.corpus import check_audio, corpus_root_for_paths, run_prep
 from dcase_tk.data.safety import DataDirError, check_key, check_path
 from dcase_tk.io.table import write_list, write_table
 from tut2018 import DEVICES, SCENES
@@ -264,14 +264,7 @@ def main(argv=None):
     parser.add_argument("--max-missing-fraction", type=float, default=0.05,
                         help="fail if more than this fraction of a set's audio is missing or unreadable")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    try:
-        prepare(args.subtask, args.dev_root, args.data_root, args.eval_root, args.leaderboard_root,
-                args.max_missing_fraction)
-    except DataDirError as error:
-        LOG.error("%s", error)
-        return 1
-    return 0
+    return run_prep(prepare, args.subtask, args.dev_root, args.data_root, args.eval_root, args.leaderboard_root, args.max_missing_fraction)
 
 
 if __name__ == "__main__":

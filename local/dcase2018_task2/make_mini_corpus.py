@@ -39,6 +39,7 @@ import numpy as np
 import soundfile
 from scipy.fft import next_fast_len
 
+from dcase_tk.data.corpus import move_into
 from dcase_tk.io.synth import am_envelope, coloured_noise, db_to_amplitude, equalise, harmonic_tone, rms
 from fsd2018 import CLASSES, KAGGLE, MAX_SECONDS, MIN_SECONDS, POST_COMPETITION, SAMPLE_RATE
 
@@ -223,11 +224,7 @@ def make_corpus(outdir, kaggle_naming=False, seed=0, num_classes=8, train_per_cl
                     soundfile.write(os.path.join(tmp, audio, clip.fname), render(clip, snr_db), SAMPLE_RATE,
                                     subtype="PCM_16")
         write_lists(tmp, clips, kaggle_naming, np.random.default_rng((seed, 1)))
-        for name in sorted(os.listdir(tmp)):
-            target = os.path.join(root, name)
-            if os.path.isdir(target):
-                shutil.rmtree(target)
-            os.replace(os.path.join(tmp, name), target)
+        move_into(tmp, root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return root

@@ -32,7 +32,7 @@ import sys
 import numpy as np
 
 from dcase_tk.data.datadir import DataDir
-from dcase_tk.data.corpus import check_audio, corpus_root_for_paths
+from dcase_tk.data.corpus import check_audio, corpus_root_for_paths, run_prep
 from dcase_tk.data.safety import DataDirError, check_key, check_path
 from dcase_tk.data.validate import validate
 from dcase_tk.io.table import sort_key
@@ -225,13 +225,7 @@ def main(argv=None):
     parser.add_argument("--max-missing-fraction", type=float, default=0.05,
                         help="fail if more than this fraction of a set's audio is missing or unreadable")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    try:
-        prepare(args.corpus_root, args.data_root, args.folds, args.seed, args.max_missing_fraction)
-    except DataDirError as error:
-        LOG.error("%s", error)
-        return 1
-    return 0
+    return run_prep(prepare, args.corpus_root, args.data_root, args.folds, args.seed, args.max_missing_fraction)
 
 
 if __name__ == "__main__":
