@@ -166,11 +166,13 @@ fi
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   for system in $(echo $trained $systems | tr ' ' '\n' | awk '!seen[$0]++'); do
     test_dirs=()
+    fused=$(members "$system")
+    how=$(config_value --default mean "conf/systems/$system.yaml" fusion.how)
     for k in $fold_ids; do
-      if [ -n "$(members "$system")" ]; then
-        log "Stage 7: $system fold $k: $(config_value --default mean "conf/systems/$system.yaml" fusion.how) of $(echo $(members "$system"))"
-        python -m dcase_tk.bin.average_scores --verbose 0 --how "$(config_value --default mean "conf/systems/$system.yaml" fusion.how)" \
-          "$exp/$system/fold$k/test" $(for m in $(members "$system"); do echo "$exp/$m/fold$k/test"; done)
+      if [ -n "$fused" ]; then
+        log "Stage 7: $system fold $k: $how of $(echo $fused)"
+        python -m dcase_tk.bin.average_scores --verbose 0 --how "$how" \
+          "$exp/$system/fold$k/test" $(for m in $fused; do echo "$exp/$m/fold$k/test"; done)
         cp "conf/systems/$system.yaml" "$exp/$system/config.yaml"
       fi
       python -m dcase_tk.bin.score_detection --verbose 0 "$data/fold${k}_test" "$exp/$system/fold$k/test" > /dev/null
