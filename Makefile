@@ -28,6 +28,7 @@ bench: install
 	$(PY) bench/feats.py
 	$(PY) bench/train.py
 	$(PY) bench/gmm.py
+	$(PY) bench/scale.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -105,7 +105,14 @@ def pick_device(name):
     import torch
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        built = "with" if torch.backends.cuda.is_built() else "without"
+        raise ToolError(f"--device {name}: no CUDA GPU is visible here (torch {torch.__version__}, "
+                        f"built {built} CUDA; CUDA_VISIBLE_DEVICES="
+                        f"{os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}). Run on a GPU node, "
+                        "or train on the CPU with --gpu 0")
+    return device
 
 
 def keep_freed_memory():

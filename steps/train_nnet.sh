@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Train a neural network system (conf/systems/<name>.yaml) on a training and a validation dump
 # dir, through $cmd (so it can run on a cluster node). A killed run resumes from its last
-# checkpoint; --force true starts over. --nproc N > 1 trains data-parallel on N processes
-# through torchrun (one per GPU with --gpu N, else N CPU processes with the gloo backend).
+# checkpoint; --force true starts over. Data-parallel training (torchrun, via
+# dcase_tk.bin.launch_ddp): --gpu N (ESPnet's --ngpu) trains on N GPUs of a node, one process per
+# GPU (nccl); --nproc N on N CPU processes (gloo); --nnodes M on M nodes, which needs Slurm: the
+# job asks for M nodes (the launcher's --num-nodes), srun starts one torchrun per node, and the
+# rendezvous (node rank, master node, port) comes from the job's environment.
 # --init <final.pt> starts from those weights (fine-tuning) instead of a random initialisation.
 set -euo pipefail
 cmd=run.py
 system_config=
 cmvn=            # default: <train-dir>/cmvn.ark (stage 3)
 num_threads=1
-gpu=0            # GPUs per training job (passed to the launcher)
-nproc=           # data-parallel processes; default: the number of GPUs, or 1
+gpu=0            # GPUs per node (passed to the launcher); one training process per GPU
+nnodes=1         # nodes of a multi-node run (Slurm only)
+nproc=           # data-parallel processes per node; default: the number of GPUs, or 1
 init=            # weights to start from (a final.pt of the same model)
 train_opts=      # extra --key value overrides of the system config, e.g. "--training.epochs 30"
 force=false
@@ -34,13 +38,15 @@ mkdir -p "$dir"
 device=auto
 [ "$gpu" -gt 0 ] && device=cuda
 nproc=${nproc:-$(( gpu > 1 ? gpu : 1 ))}
-trainer=(python -m dcase_tk.bin.train_nnet)
-if [ "$nproc" -gt 1 ]; then
-  trainer=(torchrun --standalone --nnodes 1 --nproc_per_node "$nproc" -m dcase_tk.bin.train_nnet)
+launch=(python -m dcase_tk.bin.launch_ddp --nnodes "$nnodes" --nproc_per_node "$nproc" --)
+node_opts=()
+if [ "$nnodes" -gt 1 ]; then
+  node_opts=(--num-nodes "$nnodes")
+  launch=(srun --ntasks-per-node 1 --kill-on-bad-exit 1 "${launch[@]}")
 fi
-echo "$0: training $dir on $nproc process(es) (log: $dir/train.log)"
+echo "$0: training $dir on $(( nnodes * nproc )) process(es), $nnodes node(s) (log: $dir/train.log)"
 # shellcheck disable=SC2086  # train_opts is a list of options
-$cmd --num-threads "$num_threads" --gpu "$gpu" "$dir/train.log" \
-  "${trainer[@]}" --config "$system_config" --cmvn "$cmvn" --device "$device" "${init_opts[@]}" \
+$cmd --num-threads "$num_threads" --gpu "$gpu" "${node_opts[@]}" "$dir/train.log" \
+  "${launch[@]}" -m dcase_tk.bin.train_nnet --config "$system_config" --cmvn "$cmvn" --device "$device" "${init_opts[@]}" \
     $train_opts "$train" "$valid" "$dir"
 python -m dcase_tk.bin.stamp done "$dir" --extra "$train_opts" "${inputs[@]}"

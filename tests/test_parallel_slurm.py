@@ -88,9 +88,9 @@ def test_sigterm_cancels_the_array(slurm_cluster, launch, tmp_path, process_gone
 
 
 def test_rejected_submission_is_reported(slurm_cluster, launch):
-    result = launch("slurm.py", "--gpu", 1, "log/g.log", "true", env=slurm_cluster)
+    result = launch("slurm.py", "--gpu", 2, "log/g.log", "true", env=slurm_cluster)  # the node has 1
     assert result.returncode == 1
-    assert "submission failed" in result.stderr and "--gres=gpu:1" in result.stderr
+    assert "submission failed" in result.stderr and "--gres=gpu:2" in result.stderr
 
 
 def request(*args):

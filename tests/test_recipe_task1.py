@@ -93,31 +93,133 @@ def wait_for(path, proc, timeout=300):
         time.sleep(0.05)
 
 
+SLURM_CMD = 'export train_cmd="slurm.py --config conf/slurm.conf"\n'
+# few epochs: the kill-and-resume test below trains the same and compares with this run
+SLURM_OPTS = ["--nj", 2, "--train_opts", "--training.epochs 6 --training.select_after_epoch 1"]
+
+
+def squeue(slurm_cluster):
+    return subprocess.run(["squeue", "-h", "-o", "%i %j %T"], env={**os.environ, **slurm_cluster},
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def slurm_recipe(recipe_a, slurm_cluster, tmp_path_factory):
+    """The recipe run with cmd.sh set to the Slurm launcher, on recipe_a's corpus. The first run
+    meets a feature job that fails (its ark path is a directory); the second, after the fix,
+    re-submits only that array task and finishes stages 2-8."""
+    reference, _ = recipe_a
+    recipe = copy_recipe("dcase2018_task1", tmp_path_factory.mktemp("t1slurm") / "recipe")
+    (recipe / "cmd.sh").write_text(SLURM_CMD)
+    env = {**slurm_cluster, "TUT2018_DEV": str(reference / "corpus/mini/TUT-urban-acoustic-scenes-2018-development")}
+    blocked = recipe / FEATS / "train/data/raw_feats.2.ark"
+    blocked.mkdir(parents=True)
+    failed = run_recipe(recipe, *SLURM_OPTS, env=env)
+    assert failed.returncode != 0
+    assert squeue(slurm_cluster) == ""
+    blocked.rmdir()
+    job1 = (recipe / FEATS / "train/log/make_feats.1.log").stat().st_mtime_ns
+    result = run_recipe(recipe, *SLURM_OPTS, env=env)
+    assert result.returncode == 0, result.stdout[-5000:]
+    return recipe, env, failed.stdout, job1
+
+
+def test_slurm_recipe_reruns_only_the_failed_feature_task(slurm_recipe):
+    recipe, _, failed, job1 = slurm_recipe
+    log = recipe / FEATS / "train/log/make_feats.2.log"
+    assert "1 of 2 jobs failed" in failed and "IsADirectoryError" in failed
+    assert f"{FEATS}/train/log/make_feats.2.log" in failed
+    submitted = (recipe / FEATS / "train/log/q/make_feats.sh").read_text()
+    assert "sbatch " in submitted and "--array=2 " in submitted          # job 2 alone, re-submitted
+    assert (recipe / FEATS / "train/log/make_feats.1.log").stat().st_mtime_ns == job1
+    assert "# Ended (code 0)" in log.read_text()
+
+
+def test_slurm_recipe_features_are_byte_identical_to_local(recipe_a, slurm_recipe):
+    reference, _ = recipe_a
+    recipe = slurm_recipe[0]
+    for subset in ("train", "test"):
+        arks = sorted((reference / FEATS / subset / "data").glob("raw_feats.*.ark"))
+        assert [a.name for a in arks] == ["raw_feats.1.ark", "raw_feats.2.ark"]
+        for ark in arks:
+            assert (recipe / FEATS / subset / "data" / ark.name).read_bytes() == ark.read_bytes()
+    for subset in ("train", "train_tr", "train_cv", "test"):
+        local = (reference / FEATS / subset / "feats.scp").read_text()
+        assert (recipe / FEATS / subset / "feats.scp").read_text() == local.replace(str(reference), str(recipe))
+
+
+def test_slurm_recipe_trains_and_scores_through_array_jobs(slurm_recipe):
+    recipe = slurm_recipe[0]
+    for script in (FEATS + "/test/log/q/make_feats.sh", "exp/1a/baseline/q/train.sh",
+                   "exp/1a/baseline/test/q/infer.sh"):
+        assert "sbatch --export=ALL" in (recipe / script).read_text(), script
+    assert "# Ended (code 0)" in (recipe / "exp/1a/baseline/train.log").read_text()
+    assert (recipe / "exp/1a/baseline/q/train.1.out").exists()           # slurmd ran it
+    result = read_result(recipe)
+    assert result["n_utts"] == 60 and result["class_avg_accuracy"] > CHANCE
+    assert f"| 1a | baseline | test | 60 | {100 * result['class_avg_accuracy']:.1f} |" in \
+        (recipe / "RESULTS.md").read_text()
+
+
+def test_ctrl_c_cancels_the_slurm_training_job(slurm_recipe, slurm_cluster):
+    recipe, env, _, _ = slurm_recipe
+    proc = start_recipe(recipe, "--stage", 6, "--systems", "cnn4", env=env)
+    started = recipe / "exp/1a/cnn4/train.log"          # written by the job, once running
+    wait_for(started, proc)
+    assert " train.sh RUNNING" in squeue(slurm_cluster)
+    os.killpg(proc.pid, signal.SIGINT)                   # what Ctrl-C sends the terminal's group
+    assert proc.wait(timeout=60) != 0
+    assert squeue(slurm_cluster) == ""
+    assert not (recipe / "exp/1a/cnn4/final.pt").exists()
+    assert "# Ended" not in started.read_text()
+
+
+def test_gpu_training_job_asks_slurm_for_a_gpu(slurm_recipe, slurm_cluster):
+    """The test node has a GPU in Slurm's books only: the job is granted gres gpu:1 and then
+    finds no CUDA device, which the trainer reports in one line."""
+    recipe, env, _, _ = slurm_recipe
+    step = (f". ./path.sh && steps/train_nnet.sh --cmd 'slurm.py --config conf/slurm.conf' --gpu 1 "
+            f"--system_config conf/systems/baseline.yaml {FEATS}/train_tr {FEATS}/train_cv exp/gpu")
+    r = subprocess.run(["bash", "-c", step], cwd=recipe, capture_output=True, text=True, env={**os.environ, **env},
+                       timeout=300)
+    assert r.returncode != 0
+    script = recipe / "exp/gpu/q/train.sh"
+    assert "-p gpu --gres=gpu:1 " in script.read_text()
+    jobs = subprocess.run(["scontrol", "-o", "show", "job"], env={**os.environ, **slurm_cluster},
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    record = [job for job in jobs if f"Command={script}" in job]
+    assert len(record) == 1 and "Partition=gpu " in record[0] and "TresPerNode=gres:gpu:1" in record[0]
+    log = (recipe / "exp/gpu/train.log").read_text()
+    assert "--device cuda: no CUDA GPU is visible here" in log and "Run on a GPU node" in log
+    assert "Traceback" not in log
+
+
 def kill_tree(proc):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
-def test_killed_during_features_and_training_resumes_to_same_outputs(recipe_a, tmp_path):
-    reference, _ = recipe_a
+def test_killed_during_features_and_training_resumes_to_same_outputs(recipe_a, slurm_recipe, tmp_path):
+    """Killed in the feature step, then in training, the local run ends where the unbroken Slurm
+    run of the same options ended (so this also shows Slurm and local training agree)."""
+    reference = slurm_recipe[0]
     recipe = copy_recipe("dcase2018_task1", tmp_path / "recipe")
-    corpus = reference / "corpus/mini/TUT-urban-acoustic-scenes-2018-development"
+    corpus = recipe_a[0] / "corpus/mini/TUT-urban-acoustic-scenes-2018-development"
     env = {"TUT2018_DEV": str(corpus)}     # the same corpus, not built again
-    args = ["--nj", 2, "--train_opts", "--training.epochs 100 --training.select_after_epoch 10"]
 
-    proc = start_recipe(recipe, *args, env=env)
+    proc = start_recipe(recipe, *SLURM_OPTS, env=env)
     wait_for(recipe / FEATS / "train/log/make_feats.1.log", proc)
     kill_tree(proc)
     assert not (recipe / FEATS / "train/.done").exists()
     for scp in (recipe / FEATS / "train/data").glob("*.scp"):       # whatever exists is whole
         assert all(m.shape == (501, 40) for m in kaldiio.load_scp(str(scp)).values())
 
-    proc = start_recipe(recipe, *args, env=env)
-    wait_for(recipe / "exp/1a/baseline/checkpoints/epoch_0005.pt", proc)
+    proc = start_recipe(recipe, *SLURM_OPTS, env=env)
+    wait_for(recipe / "exp/1a/baseline/checkpoints/epoch_0002.pt", proc)
     kill_tree(proc)
     assert not (recipe / "exp/1a/baseline/final.pt").exists()
 
-    result = run_recipe(recipe, *args, env=env)
+    result = run_recipe(recipe, *SLURM_OPTS, env=env)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "resuming from" in (recipe / "exp/1a/baseline/train.log").read_text()
     a = torch.load(reference / "exp/1a/baseline/final.pt", weights_only=True)
@@ -146,22 +248,6 @@ def test_failed_feature_job_fails_the_step_with_its_log(recipe_a, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (out / "log/make_feats.1.log").stat().st_mtime_ns == job1      # only job 2 re-ran
     assert len((out / "feats.scp").read_text().splitlines()) == 60
-
-
-def test_slurm_feature_step_matches_local(recipe_a, slurm_cluster, tmp_path):
-    recipe, _ = recipe_a
-    out = tmp_path / "dump_slurm"
-    step = (f". ./path.sh && steps/make_feats.sh --cmd 'slurm.py --config conf/slurm.conf' --nj 2 "
-            f"--feat_config conf/feats/logmel40_48k.yaml data/1a/test {out}")
-    r = subprocess.run(["bash", "-c", step], cwd=recipe, capture_output=True, text=True,
-                       env={**os.environ, **slurm_cluster}, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    script = (out / "log/q/make_feats.sh").read_text()           # one array submission of 2 tasks
-    assert "sbatch" in script and "--array=1-2" in script
-    local = kaldiio.load_scp(str(recipe / FEATS / "test/feats.scp"))
-    slurm = kaldiio.load_scp(str(out / "feats.scp"))
-    assert sorted(local) == sorted(slurm)
-    assert all(np.array_equal(local[u], slurm[u]) for u in local)
 
 
 MAJORITY_INFER = """#!/usr/bin/env bash

@@ -4,6 +4,7 @@ parallel run takes the same steps as one process with the same global batch."""
 import csv
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -99,26 +100,63 @@ NO_BN_MODEL = {"name": "crnn", "filters": [8, 8], "freq_pools": [2, 2], "batch_n
                "dropout": 0.0, "rnn_units": 8, "rnn_dropout": 0.0, "pooling": "max"}
 
 
-def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path, dumps):
-    model = NO_BN_MODEL
+@pytest.fixture(scope="module")
+def ddp_system(tmp_path_factory):
     # plain SGD: unlike Adam it is not blind to a wrongly scaled gradient
-    system = system_file(tmp_path / "sys.yaml", model, epochs=2, batch_size=16, lr=0.2,
-                         optimizer="sgd", momentum=0.0, schedule={"name": "step", "every": 3, "gamma": 0.5})
-    run(system, dumps, tmp_path / "one")
-    result = run(system, dumps, tmp_path / "two", nproc=2)
-    assert "process 1 of 2" in result.stderr and "(gloo)" in result.stderr
-    one = torch.load(tmp_path / "one" / "checkpoints" / "epoch_0002.pt", weights_only=False)
-    two = torch.load(tmp_path / "two" / "checkpoints" / "epoch_0002.pt", weights_only=False)
-    start = torch.load(tmp_path / "one" / "checkpoints" / "epoch_0001.pt", weights_only=False)
-    for name, value in one["model"].items():
-        assert torch.allclose(value, two["model"][name], atol=1e-5, rtol=1e-4), name
+    return system_file(tmp_path_factory.mktemp("ddp") / "sys.yaml", NO_BN_MODEL, epochs=2, batch_size=16,
+                       lr=0.2, optimizer="sgd", momentum=0.0, schedule={"name": "step", "every": 3, "gamma": 0.5})
+
+
+@pytest.fixture(scope="module")
+def one_process(ddp_system, dumps):
+    """The reference of the data-parallel tests: one process with the global batch."""
+    exp = ddp_system.parent / "one"
+    run(ddp_system, dumps, exp)
+    return exp
+
+
+def assert_same_training(one, parallel, world):
+    first = torch.load(one / "checkpoints" / "epoch_0002.pt", weights_only=False)
+    other = torch.load(parallel / "checkpoints" / "epoch_0002.pt", weights_only=False)
+    start = torch.load(one / "checkpoints" / "epoch_0001.pt", weights_only=False)
+    for name, value in first["model"].items():
+        assert torch.allclose(value, other["model"][name], atol=1e-5, rtol=1e-4), name
     # 12 steps of training moved the weights far more than the tolerance
-    assert max((v - start["model"][k]).abs().max().item() for k, v in one["model"].items()) > 1e-2
-    assert len(two["rng"]) == 2                  # each process's RNG state, for resumption
-    h1, h2 = history_without_times(tmp_path / "one"), history_without_times(tmp_path / "two")
-    for r1, r2 in zip(h1, h2):
+    assert max((v - start["model"][k]).abs().max().item() for k, v in first["model"].items()) > 1e-2
+    assert len(other["rng"]) == world            # each process's RNG state, for resumption
+    for r1, r2 in zip(history_without_times(one), history_without_times(parallel), strict=True):
         assert float(r1["valid_loss"]) == pytest.approx(float(r2["valid_loss"]), rel=1e-4)
         assert r1["valid_accuracy"] == r2["valid_accuracy"]
+
+
+def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path, dumps, ddp_system, one_process):
+    result = run(ddp_system, dumps, tmp_path / "two", nproc=2)
+    assert "process 1 of 2" in result.stderr and "(gloo)" in result.stderr
+    assert_same_training(one_process, tmp_path / "two", 2)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_rendezvous_from_the_slurm_environment(tmp_path, dumps, ddp_system, one_process):
+    """Two "nodes" on this machine, each started as srun starts them in a 2-node Slurm job: the
+    same launch_ddp command, told apart only by SLURM_NODEID."""
+    tool, env = command(ddp_system, dumps, tmp_path / "nodes")
+    env = {**env, "SLURM_JOB_ID": "4242", "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "localhost",
+           "MASTER_PORT": str(free_port())}
+    launch = [sys.executable, "-m", "dcase_tk.bin.launch_ddp", "--nnodes", "2", "--nproc_per_node", "1",
+              "--", *tool[1:]]
+    nodes = [subprocess.Popen(launch, env={**env, "SLURM_NODEID": str(rank)}, cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for rank in (0, 1)]
+    outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    for rank, out in enumerate(outputs):
+        assert f"--nnodes 2 --node_rank {rank} --nproc_per_node 1 --master_addr localhost" in out
+    assert "process 1 of 2" in outputs[1]
+    assert_same_training(one_process, tmp_path / "nodes", 2)
 
 
 def test_train_step_runs_torchrun_with_nproc(tmp_path, dumps):

@@ -17,6 +17,7 @@ option num_threads=* --cpus-per-task $0
 option num_threads=1 --cpus-per-task 1
 option gpu=* -p gpu --gres=gpu:$0
 option gpu=0
+option num_nodes=* --nodes $0
 default gpu=0
 """
 

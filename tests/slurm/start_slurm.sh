@@ -86,8 +86,16 @@ InactiveLimit=0
 MinJobAge=300
 KillWait=5
 Waittime=0
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+# One GPU in name only (gres.conf maps it to /dev/null): jobs that ask for --gres=gpu:1 on
+# partition gpu, as conf/slurm.conf's --gpu does, are accepted and run, on the CPU.
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP OverSubscribe=NO
+CONF
+cat > "$D/gres.conf" <<CONF
+AutoDetect=off
+NodeName=$host Name=gpu File=/dev/null
 CONF
 export SLURM_CONF="$D/slurm.conf"
 
@@ -105,7 +113,7 @@ runuser -u munge -- /usr/sbin/munged --force --socket="$D/munge/munge.socket.2" 
 /usr/sbin/slurmd -c -f "$SLURM_CONF" || fail "slurmd did not start"
 
 for _ in $(seq 300); do
-  if [ "$(sinfo -h -N -o %t 2>/dev/null)" = idle ]; then
+  if [ "$(sinfo -h -N -o %t 2>/dev/null | sort -u)" = idle ]; then  # one line per partition
     echo "start_slurm.sh: node $host idle ($cpus CPUs, ${mem_mb} MB); SLURM_CONF=$SLURM_CONF" >&2
     exit 0
   fi
