@@ -28,11 +28,9 @@ twice the cap. Measured here (2 CPUs, torch 2.13 CPU build):
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import threading
 
 import kaldiio
 import numpy as np
@@ -62,24 +60,34 @@ SYSTEM = {
 }
 
 
+# Runs the tool and reports its peak. It must be a fresh process, not the pytest process itself:
+# Linux carries a process's high-water RSS across exec, so a tool forked straight from pytest
+# would report pytest's own resident set (770 MiB late in a full run) as its peak. This small
+# process forks the tool instead, and the tool's peak is then its own.
+MEASURE = """
+import json, os, resource, subprocess, sys
+out, cap, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def limit():
+    if cap:
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+proc = subprocess.Popen(cmd, preexec_fn=limit)
+_, status, usage = os.wait4(proc.pid, 0)
+with open(out, "w") as f:
+    json.dump([os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024], f)  # KiB on Linux
+"""
+
+
 def run_capped(cmd, log, cap=None, timeout=300):
     """Run ``cmd`` in the repository root, output to ``log``, its private writable memory
     limited to ``cap`` bytes (none if None); returns ``(exit code, peak RSS in bytes of it and
     its waited-for descendants)``."""
-    def limit():
-        if cap:
-            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    result = f"{log}.peak.json"
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=limit)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss * 1024        # KiB on Linux
+        subprocess.run([sys.executable, "-c", MEASURE, result, str(cap or 0), *cmd], cwd=ROOT, env=ENV,
+                       stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=True)
+    with open(result) as f:
+        code, peak = json.load(f)
+    return code, peak
 
 
 def rounded_cap(peak, margin):
