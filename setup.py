@@ -16,6 +16,7 @@ setup(
         "tqdm",
         "pyyaml",
         "scikit-learn",
+        "lightgbm",           # the gbm fusion method (CPU wheel, a few MB; see docs/fusion.md)
         "matplotlib",
         "setuptools>=77.0.3,<82",
     ],

@@ -7,12 +7,12 @@ cross-validated system on the test set, as Jeong & Lim's and Iqbal et al.'s fold
 ``max``.
 Writes ``score``, ``decision`` and ``classes.txt`` into ``<out-dir>``.
 """
-import numpy as np
 import torch
 
 from dcase_tk import cli
 from dcase_tk.decode.combine import AGGREGATES, aggregate
-from dcase_tk.io.scores import read_decode_dir, write_decode_dir
+from dcase_tk.io.scores import read_aligned_decode_dirs, write_decode_dir
+from dcase_tk.io.table import TableError
 
 
 def main(argv=None):
@@ -21,18 +21,11 @@ def main(argv=None):
     p.add_argument("out_dir")
     p.add_argument("decode_dirs", nargs="+", metavar="decode_dir")
     args = cli.parse(p, argv)
-    classes, utts, first = read_decode_dir(args.decode_dirs[0])
-    matrices = [first]
-    for d in args.decode_dirs[1:]:
-        other_classes, other_utts, scores = read_decode_dir(d)
-        if other_classes != classes:
-            raise cli.ToolError(f"{d}/classes.txt differs from {args.decode_dirs[0]}/classes.txt")
-        if set(other_utts) != set(utts):
-            raise cli.ToolError(f"{d}/score and {args.decode_dirs[0]}/score list different clips; "
-                                "decode the same data dir in each")
-        row = {u: i for i, u in enumerate(other_utts)}
-        matrices.append(scores[[row[u] for u in utts]])
-    write_decode_dir(args.out_dir, utts, aggregate(torch.from_numpy(np.stack(matrices)), args.how).numpy(), classes)
+    try:
+        classes, utts, scores = read_aligned_decode_dirs(args.decode_dirs)
+    except TableError as e:
+        raise cli.ToolError(str(e)) from None
+    write_decode_dir(args.out_dir, utts, aggregate(torch.from_numpy(scores), args.how).numpy(), classes)
 
 
 if __name__ == "__main__":

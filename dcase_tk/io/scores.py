@@ -56,3 +56,24 @@ def read_decode_dir(decode_dir):
                                  "per utterance")
             seen.add(utt)
     return classes, utts, scores
+
+
+def read_aligned_decode_dirs(decode_dirs):
+    """``(classes, utts, (K, N, C) scores)`` of several decode dirs of the same clips (fold
+    models, fusion members), rows in the first dir's order; TableError naming the dir whose
+    classes or clips differ."""
+    classes, utts, first = read_decode_dir(decode_dirs[0])
+    stack = [first]
+    for d in decode_dirs[1:]:
+        other_classes, other_utts, scores = read_decode_dir(d)
+        if other_classes != classes:
+            raise TableError(f"{d}/classes.txt differs from {decode_dirs[0]}/classes.txt; combined "
+                             "decode dirs must score the same classes in the same order")
+        missing, extra = sorted(set(utts) - set(other_utts)), sorted(set(other_utts) - set(utts))
+        if missing or extra:
+            raise TableError(f"{d}/score and {decode_dirs[0]}/score list different clips "
+                             f"({len(missing)} missing, e.g. {missing[:3]}; {len(extra)} extra, e.g. "
+                             f"{extra[:3]}); decode the same data dir in each")
+        row = {u: i for i, u in enumerate(other_utts)}
+        stack.append(scores[[row[u] for u in utts]])
+    return classes, utts, np.stack(stack)
