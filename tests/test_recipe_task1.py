@@ -325,6 +325,37 @@ def test_published_systems_run_end_to_end(recipe_a):
     assert "| 1a | cnn8 | test | 60 |" in rows and rows.count("| 1a |") >= 6
 
 
+FUSIONS = {"mean": ("cnn4", "cnn8"), "weighted": ("baseline", "cnn8"), "logistic": ("baseline", "cnn8")}
+
+
+def test_stage_9_fusion_scores_at_least_as_well_as_the_better_member(recipe_a):
+    recipe, _ = recipe_a
+    r = run_recipe(recipe, "--stage", 2, "--nj", 2, "--systems", "baseline cnn4 cnn8", "--fusions", " ".join(FUSIONS))
+    assert r.returncode == 0, r.stdout[-5000:]
+    accuracy = lambda system: read_result(recipe, system=system)["class_avg_accuracy"]
+    # two CNNs of about the same accuracy: their mean is better than either (fixed seeds)
+    assert accuracy("fusion_mean") >= max(accuracy(m) for m in FUSIONS["mean"])
+    # fitted methods fit on the validation split's posteriors, which stage 9 decoded
+    for fused in ("weighted", "logistic"):
+        model = json.loads((recipe / f"exp/1a/fusion_{fused}/model/fusion.json").read_text())
+        assert model["fit"]["set"] == "train_cv" and model["members"] == list(FUSIONS[fused])
+        cv = [line.split()[0] for line in (recipe / "data/1a/train_cv/wav.scp").read_text().splitlines()]
+        assert (recipe / f"exp/1a/fusion_{fused}/model/fit_utts").read_text().split() == cv
+    weights = json.loads((recipe / "exp/1a/fusion_weighted/model/fusion.json").read_text())["state"]["weights"]
+    assert weights[0] > weights[1]                  # the baseline, much the better on validation
+    rows = (recipe / "RESULTS.md").read_text()
+    assert all(f"| 1a | fusion_{f} | test | 60 |" in rows for f in FUSIONS)
+
+
+def test_stage_9_refuses_to_fit_on_test_labels(recipe_a):
+    recipe, _ = recipe_a
+    (recipe / "conf/fusion/cheat.yaml").write_text("members: [baseline, cnn8]\nmethod: logistic\nfit_on: test\n")
+    r = run_recipe(recipe, "--stage", 9, "--fusions", "cheat")
+    assert r.returncode != 0
+    assert "refusing to fit fusion weights on test labels" in r.stdout and "fit_on: cv" in r.stdout
+    assert not (recipe / "exp/1a/fusion_cheat/test").exists()
+
+
 IVECTOR_SYSTEMS = ("ivector", "ivector_svm")
 IVECTORS = "exp/1a/ivector_mfcc60"
 

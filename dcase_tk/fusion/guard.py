@@ -23,7 +23,7 @@ import os
 from dcase_tk.errors import UserError
 
 TEST_SETS = ("test", "test_*", "*_test", "eval", "eval_*", "*_eval", "evaluation", "leaderboard")
-TRAIN_SETS = ("train", "train_dev*", "*_train", "tr", "*_tr")
+TRAIN_SETS = ("train", "train_dev?", "*_train", "tr", "*_tr")
 FIX = ("Fit on the validation or out-of-fold decode dirs instead (e.g. fit_on: cv, or train_cv "
        "for a held-out validation split; pool the folds' held-out decode dirs with "
        "dcase_tk.bin.combine_scores), and apply the fitted fusion to the test sets.")

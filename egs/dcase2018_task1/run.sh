@@ -8,11 +8,13 @@
 #   ./run.sh --systems "cnn8 xvector"        # any conf/systems/<name>.yaml
 #
 #   ./run.sh --systems "ivector ivector_svm"  # i-vectors (conf/ivector/mfcc60.yaml) + back ends
+#   ./run.sh --systems "baseline cnn4 cnn8" --fusions "mean weighted"   # + fused systems (conf/fusion)
 #
 # Stages: 0 corpus, 1 data prep, 2 features, 3 normalisation statistics, 4 UBM, i-vector
 # extractor and i-vectors (systems with an ivector: entry), 5 their back ends and scores,
 # 6 training, 7 inference (for embedding systems: embeddings, back-end training and scoring),
-# 8 scoring and RESULTS.md. On the mini corpus each system's (and i-vector config's) mini_corpus:
+# 8 scoring and RESULTS.md, 9 fusion of systems (--fusions; fitted on the validation split,
+# scored, and added to RESULTS.md). On the mini corpus each system's (and i-vector config's) mini_corpus:
 # overrides apply. Every step skips when its inputs are unchanged.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -42,6 +44,8 @@ train_ubm_script=steps/train_ubm.sh
 train_ivector_extractor_script=steps/train_ivector_extractor.sh
 extract_ivectors_script=steps/extract_ivectors.sh
 score_script=steps/score.sh
+fuse_script=steps/fuse.sh
+fusions=                  # stage 9: conf/fusion/<name>.yaml, each a new system exp/1X/fusion_<name>
 help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 1 recipe; see the header of run.sh)"
 . utils/parse_options.sh
 
@@ -229,9 +233,16 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   done
 fi
 
+average=                  # scoring: the devices averaged (1B ranks on B and C)
+[ "$subtask" = b ] && average=b,c
+results_table() {
+  local note="Class-averaged accuracy on the fold-1 test set."
+  $mini && note="$note MINI CORPUS (synthetic, made by local/make_mini_corpus.py): these figures check the pipeline and are not comparable to the published ones."
+  python -m dcase_tk.bin.make_results_table --exp exp --output RESULTS.md \
+    --title "DCASE 2018 Task 1 results" --note "$note" --verbose 0
+}
+
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  average=
-  [ "$subtask" = b ] && average=b,c
   for system in $systems; do
     for set in $eval_sets; do
       log "Stage 8: scoring $system on $set"
@@ -239,9 +250,33 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
         "$data/$set" "$exp/$system/$set"
     done
   done
-  note="Class-averaged accuracy on the fold-1 test set."
-  $mini && note="$note MINI CORPUS (synthetic, made by local/make_mini_corpus.py): these figures check the pipeline and are not comparable to the published ones."
-  python -m dcase_tk.bin.make_results_table --exp exp --output RESULTS.md \
-    --title "DCASE 2018 Task 1 results" --note "$note" --verbose 0
+  results_table
+fi
+
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ] && [ -n "$fusions" ]; then
+  for fusion in $fusions; do
+    conf=conf/fusion/$fusion.yaml
+    members=$(config_value "$conf" members)
+    # fitted methods fit on the members' posteriors of the validation split (or the config's
+    # fit_on), which stage 7 does not decode
+    fit_set=$(config_value --default "${train_set}_cv" "$conf" fit_on)
+    for member in $members; do
+      if [ -n "$(ivector_name "$member")" ] || has_backend "$member"; then
+        echo "run.sh: $conf: member $member has a back end; stage 9 fuses network systems only" >&2; exit 1
+      fi
+      feats=$(feat_dir "$(feat_name "$member")")
+      log "Stage 9: inference $member on $fit_set -> $exp/$member/$fit_set"
+      $infer_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
+        "$exp/$member" "$feats/$fit_set" "$exp/$member/$fit_set"
+    done
+    log "Stage 9: fusion $fusion ($conf) of $members -> $exp/fusion_$fusion"
+    $fuse_script --force "$force" --fusion_config "$conf" --fit_on "$fit_set" --apply_sets "$eval_sets" \
+      "$exp" "$data/$fit_set" "$exp/fusion_$fusion"
+    for set in $eval_sets; do
+      $score_script --force "$force" --device_average "$average" --submission_key "audio/{utt}.wav" \
+        "$data/$set" "$exp/fusion_$fusion/$set"
+    done
+  done
+  results_table
 fi
 log "Done."
