@@ -20,8 +20,9 @@ twice the cap. Measured here (2 CPUs, torch 2.13 CPU build):
   1 MiB); peak 451-458 MiB with num_workers 0 and with 2; compute_global_cmvn on it: 40 MiB.
   Keeping every matrix read (in FeatureSet, only in validation, or only in the workers) fails
   with a MemoryError under the cap; without the cap such runs peak at 860-1540 MiB.
-- compute_feats: 240 MiB for 40 clips (146 MiB ark) and for 160 clips (586 MiB ark); cap
-  273 MiB. Keeping the features of every utterance: 819 MiB without the cap.
+- compute_feats: 240 MiB for 40 clips (146 MiB ark) and for 164 clips (601 MiB ark, sized to
+  2.2 caps); cap 272 MiB. The baseline was 300 MiB late in a full CI run, hence the sizing.
+  Keeping the features of every utterance: 819 MiB without the cap.
 
 16-24 s on 2 shared CPUs; the large arks are deleted at the end.
 """
@@ -221,8 +222,11 @@ def test_feature_dumping_memory_does_not_grow_with_the_corpus(tmp_path):
 
     small_peak, small_ark = compute(40)
     cap = rounded_cap(small_peak, 32 * MiB)
-    peak, ark = compute(160, cap)
-    print(f"compute_feats: 40 clips {mib(small_peak)} (ark {mib(small_ark)}), 160 clips "
+    # enough clips for an ark of 2.2 caps: the baseline peak, and so the cap, differs between
+    # machines and runs (240 MiB alone here, 300 MiB in a full CI run)
+    clips = math.ceil(2.2 * cap / (small_ark / 40))
+    peak, ark = compute(clips, cap)
+    print(f"compute_feats: 40 clips {mib(small_peak)} (ark {mib(small_ark)}), {clips} clips "
           f"{mib(peak)} (ark {mib(ark)}), cap {mib(cap)}")
     assert peak < cap, f"compute_feats peaked at {mib(peak)}, over the cap {mib(cap)} (40 clips: {mib(small_peak)})"
-    assert ark > 3.9 * small_ark and ark > 2 * cap
+    assert ark > 2 * cap
