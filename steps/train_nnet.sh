@@ -2,10 +2,11 @@
 # Train a neural network system (conf/systems/<name>.yaml) on a training and a validation dump
 # dir, through $cmd (so it can run on a cluster node). A killed run resumes from its last
 # checkpoint; --force true starts over. Data-parallel training (torchrun, via
-# dcase_tk.bin.launch_ddp): --gpu N (ESPnet's --ngpu) trains on N GPUs of a node, one process per
-# GPU (nccl); --nproc N on N CPU processes (gloo); --nnodes M on M nodes, which needs Slurm: the
-# job asks for M nodes (the launcher's --num-nodes), srun starts one torchrun per node, and the
-# rendezvous (node rank, master node, port) comes from the job's environment.
+# dcase_tk.bin.launch_ddp): --ngpu N (ESPnet's name; --gpu N, the name every step takes, is the
+# same) trains on N GPUs of a node, one process per GPU (nccl); --nproc N on N CPU processes
+# (gloo); --nnodes M on M nodes, which needs Slurm: the job asks for M nodes (the launcher's
+# --num-nodes), srun starts one torchrun per node, and the rendezvous (node rank, master node,
+# port) comes from the job's environment.
 # --init <final.pt> starts from those weights (fine-tuning) instead of a random initialisation.
 set -euo pipefail
 cmd=run.py
@@ -13,6 +14,7 @@ system_config=
 cmvn=            # default: <train-dir>/cmvn.ark (stage 3)
 num_threads=1
 gpu=0            # GPUs per node (passed to the launcher); one training process per GPU
+ngpu=            # the same as --gpu (ESPnet's name); wins when both are given
 nnodes=1         # nodes of a multi-node run (Slurm only)
 nproc=           # data-parallel processes per node; default: the number of GPUs, or 1
 init=            # weights to start from (a final.pt of the same model)
@@ -26,6 +28,7 @@ train=$1
 valid=$2
 dir=$3
 cmvn=${cmvn:-$train/cmvn.ark}
+gpu=${ngpu:-$gpu}
 
 inputs=("$train" "$valid" "$cmvn" "$system_config")
 init_opts=()

@@ -1,5 +1,6 @@
 """Helpers shared by test modules: recipes run in scratch copies (tests never write into the
-repository's egs/ dirs), local corpus scripts imported by path, and waiting for jobs to start."""
+repository's egs/ dirs), local corpus scripts imported by path, waiting for jobs to start, and
+checking a fused system against its saved fusion."""
 import importlib.util
 import os
 import shutil
@@ -8,6 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
+
+from dcase_tk import fusion
+from dcase_tk.io.scores import read_decode_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,3 +96,23 @@ def write_dump(directory, matrices, labels, classes, label_file="utt2label", ext
         (directory / name).write_text("".join(f"{u} {table[u]}\n" for u in sorted(table)))
     (directory / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
     return directory
+
+
+def check_fused(exp, name, members, set_name, model_dir=None):
+    """Assert that ``<exp>/<name>/<set_name>`` is the fusion saved in ``model_dir`` (default
+    ``<exp>/<name>/model``) applied to the members' decode dirs of that set, and that it was not
+    fitted on any of its clips; returns ``(fuser, info, fitted clips)``."""
+    model_dir = Path(model_dir or Path(exp) / name / "model")
+    fuser, info = fusion.load(model_dir)
+    assert info["members"] == list(members)
+    _, utts, fused = read_decode_dir(Path(exp) / name / set_name)
+    scores = np.stack([read_decode_dir(Path(exp) / m / set_name)[2] for m in members])
+    np.testing.assert_allclose(fused, fuser.apply(scores), atol=1e-5)
+    fitted = (model_dir / "fit_utts").read_text().split()
+    assert not set(fitted) & set(utts)
+    return fuser, info, fitted
+
+
+def clips(data_dir):
+    """The utterance ids of a data dir's wav.scp, sorted."""
+    return sorted(line.split()[0] for line in (Path(data_dir) / "wav.scp").read_text().splitlines())

@@ -1,9 +1,13 @@
 """DataDir load/save, validate_data_dir checks, fix_data_dir."""
+import collections
 import os
 
+import numpy as np
 import pytest
+import soundfile
 from test_data_helpers import event_dir, keys, read_lines, scene_dir, write_lines
 
+from dcase_tk.data.corpus import check_audio
 from dcase_tk.data.datadir import DataDir, load
 from dcase_tk.data.fix import fix
 from dcase_tk.data.safety import DataDirError
@@ -231,3 +235,16 @@ def test_fix_refuses_above_fraction_and_changes_nothing(tmp_path):
     assert "would drop 6 of 36 utterances" in message
     assert "utt2dur lacks 1" in message and "utt2label lacks 5" in message and "utt2city" not in message
     assert {p.name: p.read_bytes() for p in d.iterdir()} == before  # no .backup either
+
+
+def test_check_audio_sorts_files_and_refuses_an_empty_or_mostly_missing_list(tmp_path):
+    Item = collections.namedtuple("Item", "path")
+    soundfile.write(tmp_path / "ok.wav", np.zeros(800, dtype=np.float32), 16000)
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    items = [Item(str(tmp_path / name)) for name in ("ok.wav", "bad.wav", "gone.wav")]
+    readable, missing, bad = check_audio(items, "data/x", max_missing_fraction=0.7)
+    assert readable == [(items[0], 0.05)] and missing == [items[2]] and [b[0] for b in bad] == [items[1]]
+    with pytest.raises(DataDirError, match=r"data/x: 1 missing and 1 unreadable of 3 .* e.g. .*gone.wav"):
+        check_audio(items, "data/x", max_missing_fraction=0.5)
+    with pytest.raises(DataDirError, match="data/x: the corpus lists no audio files"):
+        check_audio([], "data/x", max_missing_fraction=0.5)

@@ -342,7 +342,7 @@ def test_the_tool_fits_on_cv_and_writes_a_scoreable_decode_dir_for_test(tmp_path
     np.testing.assert_allclose(fused, model.apply(members), atol=1e-6)
     assert sum(model.state["weights"]) == pytest.approx(1.0)
     assert len((tmp_path / "fusion" / "test" / "decision").read_text().splitlines()) == 12
-    assert yaml.safe_load((tmp_path / "fusion" / "config.yaml").read_text())["options"]["max_iter"] == 200
+    assert yaml.safe_load((tmp_path / "fusion" / "model" / "config.yaml").read_text())["options"]["max_iter"] == 200
     assert not (tmp_path / "fusion" / "cv").exists()      # the fit set is never fused and scored
     # --mode apply from the saved model gives the same files
     before = (tmp_path / "fusion" / "test" / "score").read_text()
@@ -434,3 +434,36 @@ def test_the_step_fuses_and_skips_a_rerun(tmp_path):
     assert read_decode_dir(tmp_path / "fusion" / "test")[0] == CLASSES
     again = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_the_tool_pools_several_fit_sets_and_saves_to_a_model_dir(tmp_path):
+    """Out-of-fold fitting for fold k: the held-out decode dirs of the other folds pooled, the
+    fitted model kept per fold (--model_dir), the fold's own held-out set fused."""
+    write_case(tmp_path)
+    for system in ("sysA", "sysB"):
+        classes, utts, scores = read_decode_dir(tmp_path / "exp" / system / "cv")
+        for k, part in enumerate((slice(0, 8), slice(8, 16), slice(16, 24)), 1):
+            write_decode_dir(tmp_path / "exp" / system / f"fold{k}" / "cv", utts[part], scores[part], classes)
+    tool(tmp_path, "--fit_data", tmp_path / "data" / "cv", "--fit_on", "fold1/cv fold2/cv fold3/cv",
+         "--apply_sets", "test", "--model_dir", tmp_path / "fusion" / "all" / "model")
+    pooled, info = fusion.load(tmp_path / "fusion" / "all" / "model")
+    tool(tmp_path, "--fit_data", tmp_path / "data" / "cv", "--apply_sets", "test")
+    whole, _ = fusion.load(tmp_path / "fusion" / "model")
+    # the three folds pooled are the 24 cv clips: the same fit as on cv itself
+    assert info["fit"] == {"set": "fold1/cv fold2/cv fold3/cv", "data": str(tmp_path / "data" / "cv"),
+                           "n_clips": 24}
+    np.testing.assert_allclose(pooled.state["weights"], whole.state["weights"], atol=1e-6)
+    # fold 3's clips fused by a model fitted on folds 1 and 2 only: labels of the data dir that
+    # are not fitted on are not needed, but those of every fit clip are
+    fold3 = yaml.safe_dump({"members": ["sysA", "sysB"], "method": "weighted", "fit_on": ["fold1/cv", "fold2/cv"]})
+    (tmp_path / "fold3.yaml").write_text(fold3)
+    with pytest.raises(ToolError, match="list different clips"):
+        tool(tmp_path, "--fit_data", tmp_path / "data" / "cv", "--apply_sets", "fold3/cv",
+             "--model_dir", tmp_path / "fusion" / "fold3" / "model", config=tmp_path / "fold3.yaml")
+    # pooled sets must be disjoint
+    with pytest.raises(ToolError, match="clip 'clip00' is in both fit sets fold1/cv and cv"):
+        tool(tmp_path, "--fit_data", tmp_path / "data" / "cv", "--fit_on", "fold1/cv cv",
+             "--apply_sets", "test")
+    # and each of them is checked by the refusal rule
+    with pytest.raises(ToolError, match="the fit set 'fold3/test' is a test set"):
+        tool(tmp_path, "--fit_data", tmp_path / "data" / "cv", "--fit_on", "fold1/cv fold3/test")

@@ -178,7 +178,7 @@ def test_gpu_training_job_asks_slurm_for_a_gpu(slurm_recipe, slurm_cluster):
     """The test node has a GPU in Slurm's books only: the job is granted gres gpu:1 and then
     finds no CUDA device, which the trainer reports in one line."""
     recipe, env, _, _ = slurm_recipe
-    step = (f". ./path.sh && steps/train_nnet.sh --cmd 'slurm.py --config conf/slurm.conf' --gpu 1 "
+    step = (f". ./path.sh && steps/train_nnet.sh --cmd 'slurm.py --config conf/slurm.conf' --ngpu 1 "
             f"--system_config conf/systems/baseline.yaml {FEATS}/train_tr {FEATS}/train_cv exp/gpu")
     r = subprocess.run(["bash", "-c", step], cwd=recipe, capture_output=True, text=True, env={**os.environ, **env},
                        timeout=300)

@@ -1,11 +1,12 @@
 """The Task 2 recipe end to end on its mini corpus: four folds, MAP@3 scoring, the label-noise
-systems against naive cnn8 with 20 % of the unverified labels wrong, a failing fold, skipping."""
+systems against naive cnn8 with 20 % of the unverified labels wrong, a failing fold, skipping,
+out-of-fold fusion (stage 9)."""
 import csv
 import json
 
 import pytest
 
-from helpers import copy_recipe, run_recipe
+from helpers import check_fused, clips, copy_recipe, run_recipe
 
 SYSTEMS = "cnn8 self_verification noisy_label"
 OPTS = ("--systems", SYSTEMS, "--nj", 2, "--num_threads", 1)
@@ -110,3 +111,26 @@ def test_a_failing_fold_fails_the_stage_with_its_log_and_finished_folds_are_skip
 
 def fold_log(recipe, system, k):
     return (recipe / f"exp/2/{system}/log/train_fold.{k}.log").read_text()
+
+
+def test_stage_9_fits_each_fold_fusion_out_of_fold_and_the_test_fusion_on_every_fold(recipe):
+    r = run_recipe(recipe, "--stage", 9, "--fusions", "greedy", *OPTS)
+    assert r.returncode == 0, r.stdout[-5000:]
+    exp, members = recipe / "exp/2", SYSTEMS.split()
+    per_fold = []
+    for k in range(1, 5):
+        # fold k's validation clips fused by a selection made on the other folds' only
+        fuser, info, fitted = check_fused(exp, "fusion_greedy", members, f"fold{k}/cv",
+                                          exp / f"fusion_greedy/fold{k}/model")
+        others = [clip for j in range(1, 5) if j != k for clip in clips(recipe / f"data/2/fold{j}_cv")]
+        assert sorted(fitted) == sorted(others) and len(fuser.state["picks"]) == 10
+        assert info["fit"]["set"] == " ".join(f"fold{j}/cv" for j in range(1, 5) if j != k)
+        per_fold.append(json.loads((exp / f"fusion_greedy/fold{k}/cv/result.json").read_text())["map3"])
+    _, _, fitted = check_fused(exp, "fusion_greedy", members, "test")
+    assert sorted(fitted) == clips(recipe / "data/2/oof") == sorted(
+        clip for k in range(1, 5) for clip in clips(recipe / f"data/2/fold{k}_cv"))
+    aggregated = cv_result(recipe, "fusion_greedy")["metrics"]["map3"]
+    assert aggregated["per_fold"] == pytest.approx(per_fold)
+    results = (recipe / "RESULTS.md").read_text()
+    assert f"| 2 | fusion_greedy | cv | 40 (4 folds) | {100 * aggregated['mean']:.1f} +- " in results
+    assert "| 2 | fusion_greedy | test | 32 |" in results

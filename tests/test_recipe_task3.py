@@ -1,6 +1,6 @@
 """The Task 3 recipe end to end on its mini corpus: leave-one-dataset-out folds, domain-adapted
 features, the fusion of bulbul variants, the held-out datasets' AUCs (checked against
-scikit-learn), their harmonic mean, the submission file."""
+scikit-learn), their harmonic mean, the submission file; stage 9 fusion per fold."""
 import json
 
 import kaldiio
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from helpers import copy_recipe, run_recipe
+from helpers import check_fused, clips, copy_recipe, run_recipe
 
 SYSTEMS = ("baseline", "domain_tuning")     # domain_tuning fuses baseline, bulbul_dataset_norm, bulbul_coral
 MEMBERS = ("baseline", "bulbul_dataset_norm", "bulbul_coral")
@@ -89,3 +89,24 @@ def test_submission_uses_item_ids(recipe):
     assert [line.split(",")[0].encode() for line in lines] == sorted(k.encode() for k in by_key)
     for utt, key in item.items():
         assert float(by_key[key]) == pytest.approx(bird[utt], abs=1e-6)
+
+
+def test_stage_9_fuses_each_held_out_dataset_with_a_fusion_fitted_on_the_fold_validation_clips(recipe):
+    r = run_recipe(recipe, "--stage", 9, "--fusions", "logistic rank", "--nj", 2, "--num_threads", 1)
+    assert r.returncode == 0, r.stdout[-5000:]
+    exp = recipe / "exp/3"
+    for k in range(1, 4):
+        fuser, info, fitted = check_fused(exp, "fusion_logistic", ("baseline", "bulbul_coral"), f"fold{k}/test",
+                                          exp / f"fusion_logistic/fold{k}/model")
+        assert sorted(fitted) == clips(recipe / f"data/3/fold{k}_cv") and info["fit"]["set"] == f"fold{k}/cv"
+        assert fuser.name == "logistic"
+        check_fused(exp, "fusion_rank", MEMBERS, f"fold{k}/test", exp / f"fusion_rank/fold{k}/model")
+    for fusion in ("fusion_logistic", "fusion_rank"):
+        # the held-out datasets pooled and scored like any system's
+        result = json.loads((exp / fusion / "cv/result.json").read_text())
+        scores, labels = table(exp / fusion / "cv/score"), table(recipe / "data/3/dev/utt2label")
+        assert sorted(scores) == sorted(labels)
+        bird = [float(scores[u].split()[1]) for u in sorted(labels)]
+        auc = roc_auc_score([labels[u] == "bird" for u in sorted(labels)], bird)
+        assert result["auc"] == pytest.approx(auc, abs=1e-9)
+        assert f"| 3 | {fusion} | cv | 72 |" in (recipe / "RESULTS.md").read_text()

@@ -1,13 +1,14 @@
 """The Task 5 recipe end to end on its mini corpus: session-disjoint folds, the baseline trained
 on each microphone channel and fused at test time, cnn8 on the mono downmix, macro F1 per fold
-and over the folds."""
+and over the folds; stage 9 fusion per fold."""
 import json
 
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from helpers import copy_recipe, run_recipe
+from dcase_tk.io.scores import read_decode_dir
+from helpers import check_fused, clips, copy_recipe, run_recipe
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +64,21 @@ def test_macro_f1_and_submission_of_a_fold(recipe):
     assert len(scores) == len(clips) and all(abs(sum(map(float, row)) - 1) < 1e-4 for row in scores)
     submission = (decode / "submission.txt").read_text().splitlines()
     assert submission == [f"audio/{c}.wav\t{decision[c]}" for c in clips]
+
+
+def test_stage_9_fuses_each_fold_with_a_fusion_fitted_on_its_validation_clips(recipe):
+    r = run_recipe(recipe, "--stage", 9, "--fusions", "weighted mean", "--nj", 2, "--num_threads", 1)
+    assert r.returncode == 0, r.stdout[-5000:]
+    exp, members = recipe / "exp/5", ("baseline", "cnn8")
+    for k in range(1, 5):
+        _, info, fitted = check_fused(exp, "fusion_weighted", members, f"fold{k}/test",
+                                      exp / f"fusion_weighted/fold{k}/model")
+        assert sorted(fitted) == clips(recipe / f"data/5/fold{k}_cv") and info["fit"]["set"] == f"fold{k}/cv"
+        # the mean of a channel system's clip posteriors (itself the mean of 4 channels) and cnn8's
+        mean = np.mean([read_decode_dir(exp / m / f"fold{k}/test")[2] for m in members], axis=0)
+        np.testing.assert_allclose(read_decode_dir(exp / f"fusion_mean/fold{k}/test")[2], mean, atol=2e-6)
+    for fusion in ("fusion_weighted", "fusion_mean"):
+        f1 = macro_f1(recipe, fusion)
+        per_fold = [json.loads((exp / fusion / f"fold{k}/test/result.json").read_text())["macro_f1"] for k in range(1, 5)]
+        assert f1["mean"] == pytest.approx(np.mean(per_fold))
+        assert f"| 5 | {fusion} | cv | 216 (4 folds) | {100 * f1['mean']:.1f} +- " in (recipe / "RESULTS.md").read_text()

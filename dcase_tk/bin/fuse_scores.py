@@ -87,37 +87,57 @@ def check_set_names(names):
                                 f"like test or fold1/test (not absolute, no '..', not '{MODEL}' or 'log')")
 
 
+def read_fit_sets(exp_dir, config, test_sets, train_sets):
+    """``(classes, utts, (M, N, C) scores)`` of the fit sets pooled (each checked by the refusal
+    rule); TableError when they score different classes or share a clip."""
+    pooled = []
+    for set_name in config.fit_sets:
+        check_fit_set(set_name, test_sets, train_sets)
+        pooled.append((set_name, read_members(exp_dir, config.members, set_name)))
+    (first, (classes, _, _)), seen = pooled[0], {}
+    for set_name, (other_classes, utts, _) in pooled:
+        if other_classes != classes:
+            raise TableError(f"{exp_dir}/{config.members[0]}/{set_name}/classes.txt differs from "
+                             f"that of {first}: pooled fit sets must score the same classes")
+        for utt in utts:
+            if seen.setdefault(utt, set_name) != set_name:
+                raise TableError(f"clip '{utt}' is in both fit sets {seen[utt]} and {set_name}: "
+                                 "pool disjoint sets (the held-out clips of different folds)")
+    utts = [u for _, (_, set_utts, _) in pooled for u in set_utts]
+    return classes, utts, np.concatenate([scores for _, (_, _, scores) in pooled], axis=1)
+
+
 def fit(args, config, test_sets, train_sets, apply_data):
-    """Fit ``config``'s method, save it to <fusion-dir>/model; returns the fitted fuser and info."""
+    """Fit ``config``'s method, save it to the model dir; returns the fitted fuser and info."""
     fuser = config.fuser()
     info = {"members": config.members, "classes": None, "fit": None}
     fit_utts = []
     if fuser.FITTED:
-        check_fit_set(config.fit_on, test_sets, train_sets)
+        if not config.fit_sets:
+            check_fit_set(config.fit_on, test_sets, train_sets)
         if not args.fit_data:
             raise cli.ToolError(f"method {fuser.name} fits parameters: give --fit_data, the data dir "
                                 f"of the fit set '{config.fit_on}' (its labels)")
         check_fit_set(os.path.basename(os.path.normpath(args.fit_data)), test_sets, train_sets,
                       what="fit data dir")
-        classes, fit_utts, scores = read_members(args.exp_dir, config.members, config.fit_on)
+        classes, fit_utts, scores = read_fit_sets(args.exp_dir, config, test_sets, train_sets)
         check_disjoint(config.fit_on, fit_utts, {s: utts for s, (_, utts, _) in apply_data.items()})
-        decode_dir = os.path.join(args.exp_dir, config.members[0], config.fit_on)
+        decode_dir = os.path.join(args.exp_dir, config.members[0], config.fit_sets[0])
         labels = read_labels(args.fit_data, classes, fit_utts, decode_dir, fuser.multi_label)
         log.info("fitting %s fusion of %s on %s (%d clips)", fuser.name, " ".join(config.members),
                  config.fit_on, len(fit_utts))
         fuser.fit(scores, labels, config.fit_on, test_sets, train_sets)
         info.update(classes=classes, fit={"set": config.fit_on, "data": args.fit_data,
                                           "n_clips": len(fit_utts)})
-    model_dir = os.path.join(args.fusion_dir, MODEL)
-    save(model_dir, fuser, info)
-    write_list(os.path.join(model_dir, "fit_utts"), fit_utts)
-    cfg.save(config.to_dict(), os.path.join(args.fusion_dir, "config.yaml"))
+    save(args.model_dir, fuser, info)
+    write_list(os.path.join(args.model_dir, "fit_utts"), fit_utts)
+    cfg.save(config.to_dict(), os.path.join(args.model_dir, "config.yaml"))
     return fuser, info
 
 
 def load_model(args, resolved):
     """The fitted fuser and its info from <fusion-dir>/model; a given config must agree with it."""
-    model_dir = os.path.join(args.fusion_dir, MODEL)
+    model_dir = args.model_dir
     fuser, info = load(model_dir)
     if resolved:
         config = FusionConfig.from_dict(resolved, args.config or "the fusion config", require_fit_on=False)
@@ -140,8 +160,11 @@ def main(argv=None):
     p.add_argument("--train_sets", default=" ".join(TRAIN_SETS),
                    help="set-name patterns of the members' training sets, never fitted on")
     p.add_argument("exp_dir", help="where the member systems are: <exp-dir>/<member>/<set>/score")
-    p.add_argument("fusion_dir", help="output: model/, config.yaml and a decode dir per apply set")
+    p.add_argument("--model_dir", default="", help="where the fitted fusion is saved and loaded "
+                                                   "from; default: <fusion-dir>/model")
+    p.add_argument("fusion_dir", help="output: a decode dir per apply set (and model/)")
     args, resolved = cli.parse(p, argv, with_config=True)
+    args.model_dir = args.model_dir or os.path.join(args.fusion_dir, MODEL)
     test_sets, train_sets = args.test_sets.split(), args.train_sets.split()
     apply_sets = args.apply_sets.split()
     check_set_names(apply_sets)
@@ -150,13 +173,12 @@ def main(argv=None):
             fuser, info = load_model(args, resolved)
             apply_data = {s: read_members(args.exp_dir, info["members"], s) for s in apply_sets}
             if fuser.FITTED:
-                fit_utts = read_list(os.path.join(args.fusion_dir, MODEL, "fit_utts"))
+                fit_utts = read_list(os.path.join(args.model_dir, "fit_utts"))
                 check_disjoint(info["fit"]["set"], fit_utts,
                                {s: utts for s, (_, utts, _) in apply_data.items()})
         else:
             config = FusionConfig.from_dict(resolved, args.config or "the fusion config")
-            if config.fit_on:
-                check_set_names([config.fit_on])
+            check_set_names(config.fit_sets)
             apply_data = {s: read_members(args.exp_dir, config.members, s) for s in apply_sets}
             fuser, info = fit(args, config, test_sets, train_sets, apply_data)
             if args.mode == "fit":
@@ -165,7 +187,7 @@ def main(argv=None):
             if info["classes"] not in (None, classes):
                 raise cli.ToolError(f"{args.exp_dir}/{info['members'][0]}/{set_name}/classes.txt "
                                     f"differs from the classes the fusion was fitted on "
-                                    f"({args.fusion_dir}/{MODEL}/fusion.json)")
+                                    f"({args.model_dir}/fusion.json)")
             out = os.path.join(args.fusion_dir, set_name)
             write_decode_dir(out, utts, fuser.apply(scores), classes)
             log.info("%s fusion of %s on %s (%d clips) -> %s", fuser.name, " ".join(info["members"]),

@@ -36,6 +36,9 @@ def check_audio(items, directory, max_missing_fraction):
     """Sort ``items`` (anything with a ``.path``) into ``([(item, duration)] readable, [item]
     missing, [(item, reason)] unreadable)``; DataDirError when nothing is readable or more than
     ``max_missing_fraction`` of them is lost (the data dir ``directory`` is named)."""
+    if not items:
+        raise DataDirError(f"{directory}: the corpus lists no audio files for it; check the list "
+                           "files (and any list of files to remove) of the release")
     readable, missing, bad = [], [], []
     for item in items:
         if not os.path.isfile(item.path):

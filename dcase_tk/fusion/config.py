@@ -4,7 +4,8 @@
     members: [cnn8, ivector]      # systems under the exp dir, fused in this order
     method: weighted              # a name of registry.METHODS
     options: {max_iter: 200}      # that method's options (docs/fusion.md); defaults for the rest
-    fit_on: cv                    # the set fitted on (methods with parameters): validation or out-of-fold
+    fit_on: cv                    # the set fitted on (methods with parameters): validation or out-of-fold;
+                                  # several sets (a list, or names separated by spaces) are pooled
 
 ``FusionConfig.from_dict`` checks it and resolves the options (every option with its value).
 """
@@ -49,14 +50,22 @@ class FusionConfig:
         except FusionError as e:
             raise FusionError(f"{where}: {e}") from None
         fit_on = values.get("fit_on") or ""
+        if isinstance(fit_on, list) and all(isinstance(s, str) for s in fit_on):
+            fit_on = " ".join(fit_on)
         if not isinstance(fit_on, str):
-            raise FusionError(f"{where}: fit_on must be a set name like cv; got {fit_on!r}")
+            raise FusionError(f"{where}: fit_on must be a set name like cv, or a list of sets to "
+                              f"pool like [fold2/cv, fold3/cv]; got {fit_on!r}")
         if require_fit_on and fuser.FITTED and not fit_on:
             raise FusionError(f"{where}: method {fuser.name} fits parameters on labelled clips; say "
                               "which with fit_on: the validation set or the pooled out-of-fold "
                               "decode dirs (e.g. fit_on: cv)")
         return cls(list(members), fuser.name, dict(fuser.options), fit_on,
                    str(values.get("description") or ""))
+
+    @property
+    def fit_sets(self):
+        """The set names of ``fit_on``, pooled when there are several."""
+        return self.fit_on.split()
 
     def fuser(self):
         """A fresh (unfitted) fuser of this config's method and options."""

@@ -25,8 +25,8 @@ from dcase_tk.errors import UserError
 TEST_SETS = ("test", "test_*", "*_test", "eval", "eval_*", "*_eval", "evaluation", "leaderboard")
 TRAIN_SETS = ("train", "train_dev?", "*_train", "tr", "*_tr")
 FIX = ("Fit on the validation or out-of-fold decode dirs instead (e.g. fit_on: cv, or train_cv "
-       "for a held-out validation split; pool the folds' held-out decode dirs with "
-       "dcase_tk.bin.combine_scores), and apply the fitted fusion to the test sets.")
+       "for a held-out validation split; fit_on: [fold2/cv, fold3/cv] pools the folds' held-out "
+       "decode dirs), and apply the fitted fusion to the test sets.")
 DISJOINT_FIX = ("Apply the fusion only to sets that share no clip with the set it is fitted on (the "
                 "test or evaluation sets), or fit it on another validation or out-of-fold set.")
 

@@ -5,6 +5,7 @@
 #
 #   ./run.sh                                   # baseline, cnn8, domain_tuning; the mini corpus when db.sh names none
 #   ./run.sh --systems cnn8 --stage 5 --train_opts "--training.epochs 30"
+#   ./run.sh --stage 9 --fusions "logistic rank"   # fused systems (conf/fusion)
 #
 # Stages: 0 corpus, 1 data prep (dev, fold<k>_{train,test}: leave one dataset out, folds.txt),
 # 2 per fold: 16 % of the training clips of each dataset and class held out for model selection
@@ -15,7 +16,9 @@
 # dataset, 7 scoring (fusion systems first average their members' posteriors): the AUC of each held-out dataset, pooled into cv (every development clip
 # scored by the model that never saw its dataset: per-dataset AUCs, their harmonic mean, ROC
 # curves; with BAD2018_EVAL, the fold models' mean on the evaluation set and its submission
-# file), 8 RESULTS.md. Every step skips when its inputs are unchanged.
+# file), 8 RESULTS.md, 9 fusion of systems (--fusions "<name> ...", conf/fusion/<name>.yaml: each
+# fold's fusion fitted on its validation clips and applied to its held-out dataset, scored as in
+# stage 7, added to RESULTS.md). Every step skips when its inputs are unchanged.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
@@ -36,6 +39,8 @@ make_feats_script=steps/make_feats.sh
 compute_cmvn_script=steps/compute_global_cmvn.sh
 train_fold_script=steps/train_fold.sh
 infer_script=steps/infer.sh
+fuse_script=steps/fuse.sh
+fusions=                  # stage 9: conf/fusion/<name>.yaml, each a new system exp/3/fusion_<name>
 help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 3 recipe; see the header of run.sh)"
 . utils/parse_options.sh
 . utils/recipe_helpers.sh
@@ -163,35 +168,80 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   done
 fi
 
+# score_folds <system> <eval: true|false>: the AUC of each held-out dataset, and of all of them
+# pooled into cv; with eval true, the fold models' mean on the evaluation set and its submission
+score_folds() {
+  local system=$1 k test_dirs=()
+  for k in $fold_ids; do
+    python -m dcase_tk.bin.score_detection --verbose 0 "$data/fold${k}_test" "$exp/$system/fold$k/test" > /dev/null
+    test_dirs+=("$exp/$system/fold$k/test")
+  done
+  log "Stage $stage_now: $system, the $folds held-out datasets pooled -> $exp/$system/cv/result.txt"
+  python -m dcase_tk.bin.combine_scores --verbose 0 "$exp/$system/cv" "${test_dirs[@]}"
+  python -m dcase_tk.bin.score_detection --verbose 0 "$data/dev" "$exp/$system/cv"
+  if [ "$2" = true ]; then
+    log "Stage $stage_now: $system on the evaluation set, mean of the fold models -> $exp/$system/eval/submission.csv"
+    python -m dcase_tk.bin.average_scores --verbose 0 --how mean "$exp/$system/eval" \
+      $(for k in $fold_ids; do echo "$exp/$system/fold$k/eval"; done)
+    python -m dcase_tk.bin.score_detection --verbose 0 "$data/eval" "$exp/$system/eval"
+  fi
+}
+
+results() {
+  results_stage detection "DCASE 2018 Task 3 results" \
+    "ROC AUC of the bird posterior. cv: every development clip scored by the fold model that did not train on its dataset; the AUC of each dataset, their harmonic mean, and the AUC of all clips pooled. fusion_<name>: conf/fusion/<name>.yaml, fitted on each fold's validation clips."
+}
+
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  stage_now=7
   for system in $(echo $trained $systems | tr ' ' '\n' | awk '!seen[$0]++'); do
-    test_dirs=()
     fused=$(members "$system")
-    how=$(config_value --default mean "conf/systems/$system.yaml" fusion.how)
-    for k in $fold_ids; do
-      if [ -n "$fused" ]; then
+    if [ -n "$fused" ]; then
+      how=$(config_value --default mean "conf/systems/$system.yaml" fusion.how)
+      for k in $fold_ids; do
         log "Stage 7: $system fold $k: $how of $(echo $fused)"
         python -m dcase_tk.bin.average_scores --verbose 0 --how "$how" \
           "$exp/$system/fold$k/test" $(for m in $fused; do echo "$exp/$m/fold$k/test"; done)
-        cp "conf/systems/$system.yaml" "$exp/$system/config.yaml"
-      fi
-      python -m dcase_tk.bin.score_detection --verbose 0 "$data/fold${k}_test" "$exp/$system/fold$k/test" > /dev/null
-      test_dirs+=("$exp/$system/fold$k/test")
-    done
-    log "Stage 7: $system, the $folds held-out datasets pooled -> $exp/$system/cv/result.txt"
-    python -m dcase_tk.bin.combine_scores --verbose 0 "$exp/$system/cv" "${test_dirs[@]}"
-    python -m dcase_tk.bin.score_detection --verbose 0 "$data/dev" "$exp/$system/cv"
-    if has_eval "$system"; then
-      log "Stage 7: $system on the evaluation set, mean of the fold models -> $exp/$system/eval/submission.csv"
-      python -m dcase_tk.bin.average_scores --verbose 0 --how mean "$exp/$system/eval" \
-        $(for k in $fold_ids; do echo "$exp/$system/fold$k/eval"; done)
-      python -m dcase_tk.bin.score_detection --verbose 0 "$data/eval" "$exp/$system/eval"
+      done
+      cp "conf/systems/$system.yaml" "$exp/$system/config.yaml"
     fi
+    score_folds "$system" "$(has_eval "$system" && echo true || echo false)"
   done
 fi
 
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  results_stage detection "DCASE 2018 Task 3 results" \
-    "ROC AUC of the bird posterior. cv: every development clip scored by the fold model that did not train on its dataset; the AUC of each dataset, their harmonic mean, and the AUC of all clips pooled."
+  results
+fi
+
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ] && [ -n "$fusions" ]; then
+  stage_now=9
+  for fusion in $fusions; do
+    conf=conf/fusion/$fusion.yaml
+    members=$(config_value "$conf" members)
+    check_systems $members
+    with_eval=true apply=test
+    for member in $members; do
+      [ -n "$(members "$member")" ] && { echo "run.sh: $conf: member $member is a fusion: section system; list its members instead" >&2; exit 1; }
+      has_eval "$member" || with_eval=false
+    done
+    $with_eval && apply="test eval"
+    # each fold's fusion is fitted on that fold's validation clips (fold<k>_cv, from the two
+    # training datasets), then applied to its held-out dataset (and the evaluation set)
+    for member in $members; do
+      for k in $fold_ids; do
+        log "Stage 9: inference $member fold $k on fold${k}_cv -> $exp/$member/fold$k/cv"
+        $infer_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
+          "$exp/$member/fold$k" "$(system_feats "$member")/fold${k}_cv" "$exp/$member/fold$k/cv"
+      done
+    done
+    for k in $fold_ids; do
+      log "Stage 9: fusion $fusion ($conf) of $(echo $members), fold $k -> $exp/fusion_$fusion/fold$k"
+      $fuse_script --force "$force" --fusion_config "$conf" --fit_on "fold$k/cv" \
+        --apply_sets "$(for set in $apply; do echo "fold$k/$set"; done)" \
+        --model_dir "$exp/fusion_$fusion/fold$k/model" "$exp" "$data/fold${k}_cv" "$exp/fusion_$fusion"
+    done
+    score_folds "fusion_$fusion" "$with_eval"
+  done
+  results
 fi
 log "Done."

@@ -4,6 +4,7 @@
 #
 #   ./run.sh                                  # baseline and cnn8; the mini corpus when db.sh names none
 #   ./run.sh --systems cnn8 --stage 5 --train_opts "--training.epochs 30"
+#   ./run.sh --stage 9 --fusions weighted       # a fused system of baseline and cnn8 (conf/fusion)
 #
 # A system's channels: says how the 4 microphones are used. each: every channel is a training
 # example of its own (<clip>-ch1..4, utils/split_channels.sh) and the 4 channel posteriors of a
@@ -15,8 +16,10 @@
 # fold<k>_{tr,cv,test}, and their channel splits, 3 features, 4 normalisation statistics of each
 # fold's training set, 5 training: the folds run as parallel jobs of $train_cmd, 6 inference on
 # each fold's test clips (channel systems: fused, and each channel alone for comparison), 7
-# scoring: macro F1 per fold and over the folds, 8 RESULTS.md. Every step skips when its inputs
-# are unchanged.
+# scoring: macro F1 per fold and over the folds, 8 RESULTS.md, 9 fusion of systems (--fusions
+# "<name> ...", conf/fusion/<name>.yaml: each fold's fusion fitted on its validation clips and
+# applied to its test clips, scored as in stage 7, added to RESULTS.md). Every step skips when
+# its inputs are unchanged.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
@@ -37,6 +40,8 @@ make_feats_script=steps/make_feats.sh
 compute_cmvn_script=steps/compute_global_cmvn.sh
 train_fold_script=steps/train_fold.sh
 infer_script=steps/infer.sh
+fuse_script=steps/fuse.sh
+fusions=                  # stage 9: conf/fusion/<name>.yaml, each a new system exp/5/fusion_<name>
 help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 5 recipe; see the header of run.sh)"
 . utils/parse_options.sh
 . utils/recipe_helpers.sh
@@ -135,44 +140,87 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   done
 fi
 
-if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  for system in $systems; do
-    feats=$(feat_dir "$system")
-    s=$(suffix "$system")
+# decode_fold <system> <k> <set>: fold k's model on fold<k>_<set> -> $exp/<system>/fold<k>/<set>;
+# a channel system decodes each channel (<set>_ch) and averages the 4 posteriors of each clip
+decode_fold() {
+  local system=$1 k=$2 set=$3 feats s
+  feats=$(feat_dir "$system")
+  s=$(suffix "$system")
+  log "Stage $stage_now: inference $system fold $k on fold${k}_$set$s -> $exp/$system/fold$k/$set$s"
+  $infer_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
+    "$exp/$system/fold$k" "$feats/fold${k}_$set$s" "$exp/$system/fold$k/$set$s"
+  if [ -n "$s" ]; then
+    log "Stage $stage_now: $system fold $k: the 4 channel posteriors of each clip averaged -> $exp/$system/fold$k/$set (each alone: ${set}_ch1..4)"
+    python -m dcase_tk.bin.fuse_channels --verbose 0 --how mean --each_channel true "$feats/fold${k}_$set$s" \
+      "$exp/$system/fold$k/$set$s" "$exp/$system/fold$k/$set"
+  fi
+}
+
+# score_folds <system> <sets>: macro F1 of each fold's decode dir of each set (test, test_ch1 ...)
+# and over the folds -> $exp/<system>/cv<suffix of the set>
+score_folds() {
+  local system=$1 set k out fold_dirs
+  for set in $2; do
+    fold_dirs=()
     for k in $fold_ids; do
-      log "Stage 6: inference $system fold $k on fold${k}_test$s -> $exp/$system/fold$k/test$s"
-      $infer_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
-        "$exp/$system/fold$k" "$feats/fold${k}_test$s" "$exp/$system/fold$k/test$s"
-      if [ -n "$s" ]; then
-        log "Stage 6: $system fold $k: the 4 channel posteriors of each clip averaged -> $exp/$system/fold$k/test (each alone: test_ch1..4)"
-        python -m dcase_tk.bin.fuse_channels --verbose 0 --how mean --each_channel true "$feats/fold${k}_test$s" \
-          "$exp/$system/fold$k/test$s" "$exp/$system/fold$k/test"
-      fi
+      python -m dcase_tk.bin.score_classification --verbose 0 --submission_key 'audio/{utt}.wav' \
+        "$data/fold${k}_test" "$exp/$system/fold$k/$set" > /dev/null
+      fold_dirs+=("$exp/$system/fold$k/$set")
+    done
+    out=$exp/$system/cv${set#test}
+    log "Stage $stage_now: $system, $set of the $folds folds -> $out/result.txt"
+    python -m dcase_tk.bin.aggregate_folds --verbose 0 "$out" "${fold_dirs[@]}" > /dev/null
+  done
+  grep -E "^(macro_f1|accuracy) " "$exp/$system/cv/result.txt"
+}
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  stage_now=6
+  for system in $systems; do
+    for k in $fold_ids; do
+      decode_fold "$system" "$k" test
     done
   done
 fi
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  stage_now=7
   for system in $systems; do
     sets=test
     [ -n "$(suffix "$system")" ] && sets="test test_ch1 test_ch2 test_ch3 test_ch4"
-    for set in $sets; do
-      fold_dirs=()
-      for k in $fold_ids; do
-        python -m dcase_tk.bin.score_classification --verbose 0 --submission_key 'audio/{utt}.wav' \
-          "$data/fold${k}_test" "$exp/$system/fold$k/$set" > /dev/null
-        fold_dirs+=("$exp/$system/fold$k/$set")
-      done
-      out=$exp/$system/cv${set#test}
-      log "Stage 7: $system, $set of the $folds folds -> $out/result.txt"
-      python -m dcase_tk.bin.aggregate_folds --verbose 0 "$out" "${fold_dirs[@]}" > /dev/null
-    done
-    grep -E "^(macro_f1|accuracy) " "$exp/$system/cv/result.txt"
+    score_folds "$system" "$sets"
   done
 fi
 
-if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+results() {
   results_stage activity "DCASE 2018 Task 5 results" \
-    "Macro F1 over the 9 activities on each fold's test clips; cv: mean +- std over the $folds folds. Channel systems: cv fuses the 4 channel posteriors of each clip, cv_chN is channel N alone."
+    "Macro F1 over the 9 activities on each fold's test clips; cv: mean +- std over the $folds folds. Channel systems: cv fuses the 4 channel posteriors of each clip, cv_chN is channel N alone. fusion_<name>: conf/fusion/<name>.yaml, fitted on each fold's validation clips."
+}
+
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+  results
+fi
+
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ] && [ -n "$fusions" ]; then
+  stage_now=9
+  for fusion in $fusions; do
+    conf=conf/fusion/$fusion.yaml
+    members=$(config_value "$conf" members)
+    check_systems $members
+    # each fold's fusion is fitted on that fold's validation clips (fold<k>_cv: sessions its
+    # members did not train on), then applied to its test clips
+    for member in $members; do
+      for k in $fold_ids; do
+        decode_fold "$member" "$k" cv
+      done
+    done
+    for k in $fold_ids; do
+      log "Stage 9: fusion $fusion ($conf) of $(echo $members), fold $k -> $exp/fusion_$fusion/fold$k"
+      $fuse_script --force "$force" --fusion_config "$conf" --fit_on "fold$k/cv" --apply_sets "fold$k/test" \
+        --model_dir "$exp/fusion_$fusion/fold$k/model" "$exp" "$data/fold${k}_cv" "$exp/fusion_$fusion"
+    done
+    score_folds "fusion_$fusion" test
+  done
+  results
 fi
 log "Done."
