@@ -18,6 +18,7 @@ setup(
         "scikit-learn",
         "lightgbm",           # the gbm fusion method (CPU wheel, a few MB; see docs/fusion.md)
         "matplotlib",
+        "sed_eval",           # Task 4 event/segment-based metrics (brings dcase_util; ~12 MB, no GPU parts)
         "setuptools>=77.0.3,<82",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
