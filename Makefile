@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.dcase_tk_installed
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: a module runs on one worker (its fixtures once), the modules that
+# start a test cluster share one, and the recipe modules go first (tests/conftest.py).
+TEST_WORKERS ?= 2
 
 .PHONY: install test demo bench clean-venv
 
@@ -19,7 +22,7 @@ $(STAMP): setup.py
 	touch $@
 
 test: install
-	$(PY) -m pytest -ra $(PYTEST_ARGS) tests
+	$(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) tests
 
 demo: install
 	cd egs/dcase2018_task1 && ./run.sh

@@ -15,6 +15,12 @@ import pytest
 from dcase_tk.cli import keep_freed_memory
 
 keep_freed_memory()          # in-process training in the tests runs as the tools do
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # make test runs two workers on two cores: one torch thread each, as the tools they start
+    # use by default. (Not OMP_NUM_THREADS: nproc reads it, and the test clusters size their
+    # node with nproc.)
+    import torch
+    torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SLURM_SCRIPTS = ROOT / "tests" / "slurm"
@@ -26,12 +32,40 @@ CLUSTER_FIXTURES = ("slurm_cluster", "sge_cluster")
 def pytest_configure(config):
     config.addinivalue_line("markers", "cluster: needs the real single-node Slurm or Grid Engine "
                             "that the session fixtures start (root and apt-get)")
+    version = tuple(int(part) for part in pytest.__version__.split(".")[:2])
+    if getattr(config.option, "dist", "no") == "loadgroup" and version >= (9, 2):
+        # xdist 3.8 groups by renaming item._nodeid, which pytest 9.2 ignores: each worker
+        # would start its own test cluster and run the module fixtures again
+        raise pytest.UsageError(f"--dist loadgroup needs pytest < 9.2 (this is {pytest.__version__}); "
+                                "pip install 'pytest<9.2' (setup.py's test extras pin it)")
+
+
+# Run first, longest first, so that two xdist workers (make test) end together: the modules
+# that run whole recipes (a module-scoped fixture each) take minutes, every other one seconds.
+LONG_MODULES = ("test_recipe_task1", "test_recipe_task2", "test_recipe_task3", "test_recipe_task5")
+# The modules with tests that start a test cluster share one xdist worker (one Slurm and one
+# Grid Engine per machine); every other module is a group of its own (module-scoped fixtures
+# run once).
+CLUSTER_MODULES = ("test_parallel_slurm", "test_parallel_sge", "test_recipe_task1")
+
+
+def pytest_itemcollected(item):
+    """Each test's xdist group (read by xdist while the items are still being collected)."""
+    module = item.module.__name__
+    item.add_marker(pytest.mark.xdist_group("cluster" if module in CLUSTER_MODULES else module))
 
 
 def pytest_collection_modifyitems(items):
+    """Mark the tests that need a test cluster, check their modules share the cluster group, and
+    order the long modules first."""
     for item in items:
         if any(name in CLUSTER_FIXTURES for name in getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
+            if item.module.__name__ not in CLUSTER_MODULES:
+                raise pytest.UsageError(f"{item.nodeid} starts a test cluster: add its module to "
+                                        "CLUSTER_MODULES in tests/conftest.py")
+    rank = {name: i for i, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))
 
 
 def cluster_unavailable(reason):
@@ -298,3 +332,4 @@ def _process_gone(pid, within=2.0):
 @pytest.fixture
 def process_gone():
     return _process_gone
+
