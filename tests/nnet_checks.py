@@ -29,6 +29,8 @@ def check_forward(config, n_in, n_classes, frames, batch=3):
         if hasattr(model, "embed"):
             emb = model.embed(x)
             assert emb.dim() == 2 and emb.shape[0] == batch
+        if hasattr(model, "encode"):              # the encoder/classifier split
+            torch.testing.assert_close(model.classify(model.encode(x)), out)
     return model
 
 

@@ -13,6 +13,36 @@ class FeatureConfigError(ConfigError):
     pass
 
 
+NNF_METRICS = ("euclidean", "cosine")
+NNF_AGGREGATES = ("median", "mean")
+NNF_SELECTS = ("nearest", "librosa")
+NNF_OUTPUTS = ("nnf", "stack")
+
+
+@dataclasses.dataclass(frozen=True)
+class NNFConfig:
+    """The ``nnf:`` section: nearest-neighbour filtering of the mel energies before the log
+    (dcase_tk.features.nnf; Nguyen & Pernkopf, Task 1). ``output: nnf`` replaces the features by
+    those of the filtered mel energies; ``output: stack`` keeps both, ``[features, NNF features]``
+    per frame (twice the dims; the first half is what the config gives without ``nnf``)."""
+    k: int = 5                        # neighbours whose median (or mean) replaces a frame
+    metric: str = "euclidean"         # euclidean | cosine, between frames of mel energies
+    aggregate: str = "median"         # median (REPET-SIM) | mean
+    width: int = 1                    # frames closer than this are no neighbours (1: only itself)
+    select: str = "nearest"           # nearest (the k nearest) | librosa (its connectivity-mode pick)
+    output: str = "nnf"               # nnf | stack
+
+    def check(self):
+        if not isinstance(self.k, int) or self.k < 1:
+            raise FeatureConfigError(f"nnf.k must be a positive integer, got {self.k!r}")
+        if not isinstance(self.width, int) or self.width < 1:
+            raise FeatureConfigError(f"nnf.width must be an integer >= 1, got {self.width!r}")
+        for key, value, allowed in (("metric", self.metric, NNF_METRICS), ("aggregate", self.aggregate, NNF_AGGREGATES),
+                                    ("select", self.select, NNF_SELECTS), ("output", self.output, NNF_OUTPUTS)):
+            if value not in allowed:
+                raise FeatureConfigError(f"nnf.{key} must be one of {list(allowed)}, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
     """Everything that defines a feature type; read from ``conf/feats/<name>.yaml``."""
@@ -35,6 +65,7 @@ class FeatureConfig:
     delta_width: int = 2              # regression half-width N, as Kaldi's add-deltas
     trim_db: float = 0.0              # > 0: cut leading/trailing audio this many dB below the
                                       # loudest frame (dcase_tk.features.trim); 0: keep all
+    nnf: NNFConfig = None             # the nnf: section (NNFConfig above); None: no filtering
 
     @classmethod
     def from_dict(cls, d):
@@ -42,6 +73,11 @@ class FeatureConfig:
         if "channels" in d:
             ch = d["channels"]
             d["channels"] = tuple([ch] if isinstance(ch, str) else ch)
+        if isinstance(d.get("nnf"), dict):
+            try:
+                d["nnf"] = dataclass_from_dict(NNFConfig, d["nnf"], "nnf")
+            except ConfigError as e:
+                raise FeatureConfigError(str(e)) from None
         try:
             cfg = dataclass_from_dict(cls, d, "feature")
         except ConfigError as e:
@@ -67,6 +103,13 @@ class FeatureConfig:
             raise FeatureConfigError(f"trim_db must be >= 0 (0: no trimming), got {self.trim_db}")
         if self.mel_norm not in ("slaney", "none"):
             raise FeatureConfigError(f"mel_norm must be slaney or none, got {self.mel_norm}")
+        if self.nnf is not None:
+            if not isinstance(self.nnf, NNFConfig):
+                raise FeatureConfigError(f"nnf must be a mapping of {[f.name for f in dataclasses.fields(NNFConfig)]}"
+                                         f" (or absent), got {self.nnf!r}")
+            if self.type == "waveform":
+                raise FeatureConfigError("nnf filters mel energies: it needs type logmel or mfcc, not waveform")
+            self.nnf.check()
 
     @property
     def win_samples(self):
@@ -82,4 +125,5 @@ class FeatureConfig:
 
     @property
     def dim(self):
-        return self.base_dim * (1 + self.deltas) * len(self.channels)
+        stacked = 2 if self.nnf is not None and self.nnf.output == "stack" else 1
+        return self.base_dim * (1 + self.deltas) * len(self.channels) * stacked

@@ -3,10 +3,16 @@
 ``torch.stft`` matches ``librosa.stft`` (same centring, zero padding and window placement) to
 float precision but avoids librosa's numba compilation, which costs ~3 s per new process and
 30+ s per new venv; every parallel feature job is a new process (see bench/feats.py).
+
+With an ``nnf:`` section the mel energies (before the log) are also nearest-neighbour filtered
+(dcase_tk.features.nnf) and go through the same log, DCT and deltas: ``output: nnf`` gives those
+features alone, ``output: stack`` ``[features, NNF features]`` per frame.
 """
 import librosa
 import numpy as np
 import torch
+
+from dcase_tk.features.nnf import nn_filter
 
 WINDOW_FUNCTIONS = {"hamming": torch.hamming_window, "hann": torch.hann_window,
                     "blackman": torch.blackman_window}
@@ -26,20 +32,22 @@ class FeatureExtractor:
         self.mel = torch.from_numpy(mel)
         self.dct = torch.from_numpy(_dct_matrix(c.n_mels, c.n_mfcc).astype(np.float32)) if c.type == "mfcc" else None
 
-    def log_mel(self, signals):
-        """``(channels, samples)`` -> ``(channels, frames, n_mels)`` natural-log mel energies."""
+    def mel_energies(self, signals):
+        """``(channels, samples)`` -> ``(channels, frames, n_mels)`` mel energies (``power``)."""
         c = self.config
         x = torch.as_tensor(np.ascontiguousarray(signals), dtype=torch.float32)
         spec = torch.stft(x, n_fft=c.n_fft, hop_length=c.hop_samples, win_length=c.win_samples,
                           window=self.window, center=True, pad_mode="constant", return_complex=True)
         magnitude = spec.abs() ** c.power                      # (channels, bins, frames)
-        mel = torch.matmul(self.mel, magnitude)                # (channels, n_mels, frames)
-        return torch.log(mel + c.log_offset).transpose(1, 2)
+        return torch.matmul(self.mel, magnitude).transpose(1, 2)
 
-    def __call__(self, signals):
-        if self.config.type == "waveform":
-            return frame_waveform(signals, self.config.hop_samples)
-        feats = self.log_mel(signals)
+    def log_mel(self, signals):
+        """``(channels, samples)`` -> ``(channels, frames, n_mels)`` natural-log mel energies."""
+        return torch.log(self.mel_energies(signals) + self.config.log_offset)
+
+    def _features(self, mel):
+        """``(channels, frames, n_mels)`` mel energies -> ``(frames, dim)`` features."""
+        feats = torch.log(mel + self.config.log_offset)
         if self.dct is not None:
             feats = feats @ self.dct
         feats = feats.numpy()
@@ -50,6 +58,19 @@ class FeatureExtractor:
         stacked = np.concatenate(blocks, axis=2)
         return np.ascontiguousarray(stacked.transpose(1, 0, 2).reshape(stacked.shape[1], -1),
                                     dtype=np.float32)
+
+    def __call__(self, signals):
+        c = self.config
+        if c.type == "waveform":
+            return frame_waveform(signals, c.hop_samples)
+        mel = self.mel_energies(signals)
+        if c.nnf is None:
+            return self._features(mel)
+        filtered = torch.from_numpy(nn_filter(mel.numpy(), c.nnf.k, c.nnf.metric, c.nnf.aggregate, c.nnf.width,
+                                               c.nnf.select))
+        if c.nnf.output == "nnf":
+            return self._features(filtered)
+        return np.concatenate([self._features(mel), self._features(filtered)], axis=1)
 
 
 def frame_waveform(signals, frame_samples):

@@ -17,6 +17,13 @@ The contract every model follows:
   for sound event detection; ``frames'`` may be ``frames`` divided by the model's time pooling
   (inference stretches it back to the input frame rate).
 - Optional ``embed(x)``: a fixed-size embedding ``(batch, dim)`` per input (x-vectors).
+- Optional encoder/classifier split, ``encode(x)`` and ``classify(h)`` with ``forward(x) ==
+  classify(encode(x))``: ``encode`` maps ``(batch, frames, n_in)`` to a representation ``h``
+  ``(batch, ...)`` (any shape; a consumer that needs vectors flattens it) and ``classify`` maps
+  ``h`` to the outputs. The classifier is the submodules ``classify`` calls; it may not call a
+  submodule ``encode`` calls. Adversarial domain adaptation (:mod:`dcase_tk.train.adversarial`)
+  needs it: it adapts the encoder to a new domain and keeps the classifier. ``cnn_baseline``
+  has it.
 """
 import importlib
 import pkgutil

@@ -5,6 +5,10 @@ pools 5x5 then 4x100 so a 40 x 500 log-mel input ends as 64 x 2 x 1; then dense 
 dropout) and the class layer. Keras defaults of the reference code are kept: Glorot-uniform
 weights, zero biases, BatchNorm momentum 0.99 / epsilon 1e-3. Outputs logits (softmax is in the
 loss and at inference).
+
+The model splits into an encoder (the conv blocks) and a label classifier (the dense layers):
+``encode``/``classify``, the split adversarial domain adaptation trains (Gharib et al.'s "DCASE
+model", dcase_tk/train/adversarial.py).
 """
 from torch import nn
 
@@ -33,6 +37,14 @@ class CnnBaseline(nn.Module):
                                         nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes))
         keras_init_(self)
 
+    def encode(self, x):
+        """``x``: (batch, frames, n_in) features -> the conv blocks' output (batch, filters, f, t)."""
+        return self.features(x.transpose(1, 2).unsqueeze(1))
+
+    def classify(self, h):
+        """The encoder's output -> (batch, n_classes) logits (flatten and the dense layers)."""
+        return self.classifier(h)
+
     def forward(self, x):
         """``x``: (batch, frames, n_in) features -> (batch, n_classes) logits."""
-        return self.classifier(self.features(x.transpose(1, 2).unsqueeze(1)))
+        return self.classify(self.encode(x))

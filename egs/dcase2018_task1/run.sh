@@ -9,6 +9,8 @@
 #
 #   ./run.sh --systems "ivector ivector_svm"  # i-vectors (conf/ivector/mfcc60.yaml) + back ends
 #   ./run.sh --systems "baseline cnn4 cnn8" --fusions "mean weighted"   # + fused systems (conf/fusion)
+#   ./run.sh --subtask b --systems "baseline adv_da"   # + the baseline adapted to devices B, C
+#   ./run.sh --subtask c --external_data "data/my_clips"  # + external training data (docs/task1.md)
 #
 # Stages: 0 corpus, 1 data prep, 2 features, 3 normalisation statistics, 4 UBM, i-vector
 # extractor and i-vectors (systems with an ivector: entry), 5 their back ends and scores,
@@ -16,6 +18,14 @@
 # 8 scoring and RESULTS.md, 9 fusion of systems (--fusions; fitted on the validation split,
 # scored, and added to RESULTS.md). On the mini corpus each system's (and i-vector config's) mini_corpus:
 # overrides apply. Every step skips when its inputs are unchanged.
+#
+# Adaptation systems (subtask b; a system YAML with an adapt: section, e.g. adv_da): stage 1 also
+# writes data/1b/train_target, the training clips of the devices other than --train_device (the
+# target domain), split by the locations of train_deva_tr/_cv into train_target_tr (adaptation
+# data; its labels are never read) and train_target_cv (held-out clips whose labels only choose
+# the adapted epoch); stage 6 adapts the trained system adapt.from (exp/1b/<from>/final.pt) with
+# steps/adapt_nnet.sh, after training the other systems. The source system must be in --systems
+# too, or trained by an earlier run. --train_opts does not reach adaptation systems: --adapt_opts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 . ./path.sh
@@ -31,12 +41,15 @@ download=false            # true: fetch the real corpus from Zenodo (MD5-checked
 train_device=             # train on this device only; default: all for a/c, "a" for b (as the baseline)
 valid_fraction=0.3        # of the training locations held out for model selection
 train_opts=               # extra overrides for every system's training, e.g. "--training.epochs 50"
+adapt_opts=               # extra overrides for every adaptation system, e.g. "--adapt.epochs 50"
+external_data=            # subtask c: data dirs of external labelled clips, added to training only
 num_threads=2             # threads of a training / inference job
 gpu=0                     # GPUs per training job (passed to the launcher)
 force=false               # true: redo every step of the chosen stages
 make_feats_script=steps/make_feats.sh
 compute_cmvn_script=steps/compute_global_cmvn.sh
 train_nnet_script=steps/train_nnet.sh
+adapt_nnet_script=steps/adapt_nnet.sh
 infer_script=steps/infer.sh
 train_backend_script=steps/train_backend.sh
 score_backend_script=steps/score_backend.sh
@@ -50,6 +63,9 @@ help_message="Usage: ./run.sh [options]   (DCASE 2018 Task 1 recipe; see the hea
 . utils/parse_options.sh
 
 log() { echo "$(date '+%F %T') (run.sh) $*"; }
+if [ -n "$external_data" ] && [ "$subtask" != c ]; then
+  echo "run.sh: --external_data is for --subtask c (the subtask that allows external data)" >&2; exit 1
+fi
 case "$subtask" in
   a|c) release=TUT-urban-acoustic-scenes-2018-development; db_root=$TUT2018_DEV; fs=48k; mini_subtask=a
        eval_root=$TUT2018_EVAL; leaderboard_root=$TUT2018_LEADERBOARD ;;
@@ -72,6 +88,9 @@ dump=dump/1$subtask
 exp=exp/1$subtask
 train_set=train
 [ -n "$train_device" ] && train_set=train_dev$train_device
+# the target domain of adaptation systems (subtask b): the other devices' training clips
+target_parts=
+[ "$subtask" = b ] && target_parts="train_target_tr train_target_cv"
 # the labelled fold-1 test set, then the unlabelled sets db.sh names (submission files only)
 eval_sets="test"
 prep_opts=()
@@ -99,6 +118,8 @@ system_opts() {
   echo "$opts${opts:+${train_opts:+ }}$train_opts"
 }
 has_backend() { [ -n "$(config_value --as_options "conf/systems/$1.yaml" backend)" ]; }
+# An adaptation system's source system (its adapt.from), or nothing.
+adapt_source() { config_value --default "" "conf/systems/$1.yaml" adapt.from; }
 # back_end <stage> <system> <embeddings dir prefix>: train the system's back end on
 # <prefix><train set>_tr and score <prefix><set> of every evaluation set into exp/<system>/<set>
 back_end() {
@@ -112,12 +133,24 @@ back_end() {
 }
 ivector_systems=
 nnet_systems=
+adapt_systems=            # also in nnet_systems: trained in stage 6 after the others
+for system in $systems; do
+  [ -f "conf/systems/$system.yaml" ] || { echo "run.sh: no conf/systems/$system.yaml" >&2; exit 1; }
+done
 for system in $systems; do
   if [ -n "$(ivector_name "$system")" ]; then ivector_systems="$ivector_systems $system"
   else nnet_systems="$nnet_systems $system"; fi
-done
-for system in $systems; do
-  [ -f "conf/systems/$system.yaml" ] || { echo "run.sh: no conf/systems/$system.yaml" >&2; exit 1; }
+  from=$(adapt_source "$system")
+  [ -n "$from" ] || continue
+  adapt_systems="$adapt_systems $system"
+  if [ "$subtask" != b ]; then
+    echo "run.sh: $system adapts $from to other devices: it is for --subtask b" >&2; exit 1
+  fi
+  if [ ! -f "conf/systems/$from.yaml" ] || [ -n "$(ivector_name "$from")" ] || has_backend "$from" || \
+      [ "$(feat_name "$from")" != "$(feat_name "$system")" ]; then
+    echo "run.sh: $system (adapt.from: $from) needs conf/systems/$from.yaml, a network system without a" \
+      "back end on the same features ($(feat_name "$system"))" >&2; exit 1
+  fi
 done
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
@@ -135,7 +168,8 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: data prep -> $data"
   inputs=("$corpus/meta.csv" "$corpus/evaluation_setup")
-  extra="$subtask $train_device $valid_fraction ${prep_opts[*]}"
+  extra="$subtask $train_device $valid_fraction ${prep_opts[*]}${target_parts:+ $target_parts}"
+  [ -n "$external_data" ] && inputs+=($external_data)
   if ! python -m dcase_tk.bin.stamp check "$data" --force "$force" --extra "$extra" "${inputs[@]}"; then
     local/prepare_data.py --subtask "$subtask" "${prep_opts[@]}" "$corpus" "$data"
     if [ "$train_set" != train ]; then
@@ -145,6 +179,30 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       "$data/$train_set" "$data/${train_set}_tr" "$data/${train_set}_cv"
     utils/validate_data_dir.sh "$data/train" --disjoint-with "$data/test"
     utils/validate_data_dir.sh "$data/${train_set}_tr" --disjoint-with "$data/${train_set}_cv"
+    if [ -n "$target_parts" ]; then
+      # the target domain, split by the locations of the source's split, so that no location of
+      # train_target_cv (labels read to choose the adapted epoch) is in the source training set
+      utils/subset_data_dir.sh --exclude utt2device "$train_device" "$data/train" "$data/train_target"
+      for part in tr cv; do
+        utils/subset_data_dir.sh --utt-list <(awk 'NR == FNR { keep[$2]; next } $2 in keep' \
+          "$data/${train_set}_$part/utt2spk" "$data/train_target/utt2spk") "$data/train_target" "$data/train_target_$part"
+      done
+      utils/validate_data_dir.sh "$data/train_target_tr" --disjoint-with "$data/train_target_cv"
+      utils/validate_data_dir.sh "$data/train_target_cv" --disjoint-with "$data/${train_set}_tr"
+    fi
+    if [ -n "$external_data" ]; then
+      # subtask c: the external clips join train (so stage 2 extracts their features) and
+      # train_tr, never train_cv, which chooses the epoch on the challenge's own recordings
+      log "Stage 1: external data $external_data -> $data/train, $data/${train_set}_tr"
+      for dir in $external_data; do utils/validate_data_dir.sh "$dir"; done
+      utils/combine_data.sh "$data/external" $external_data
+      for set in train ${train_set}_tr; do
+        utils/combine_data.sh "$data/$set.tmp" "$data/$set" "$data/external"
+        rm -rf "$data/$set" && mv "$data/$set.tmp" "$data/$set"
+      done
+      utils/validate_data_dir.sh "$data/train" --disjoint-with "$data/test"
+      utils/validate_data_dir.sh "$data/${train_set}_tr" --disjoint-with "$data/${train_set}_cv"
+    fi
     python -m dcase_tk.bin.stamp done "$data" --extra "$extra" "${inputs[@]}"
   fi
 fi
@@ -157,12 +215,12 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     for set in train $eval_sets; do
       $make_feats_script --cmd "$train_cmd" --nj "$nj" --force "$force" --feat_config "$conf" "$data/$set" "$feats/$set"
     done
-    # The training and validation parts are taken from the features of the whole training set.
-    for part in tr cv; do
-      if ! python -m dcase_tk.bin.stamp check "$feats/${train_set}_$part" --force "$force" \
-          "$feats/train" "$data/${train_set}_$part"; then
-        utils/subset_data_dir.sh --utt-list "$data/${train_set}_$part/wav.scp" "$feats/train" "$feats/${train_set}_$part"
-        python -m dcase_tk.bin.stamp done "$feats/${train_set}_$part" "$feats/train" "$data/${train_set}_$part"
+    # The training and validation parts (and the target domain's) are taken from the features
+    # of the whole training set.
+    for part in ${train_set}_tr ${train_set}_cv $target_parts; do
+      if ! python -m dcase_tk.bin.stamp check "$feats/$part" --force "$force" "$feats/train" "$data/$part"; then
+        utils/subset_data_dir.sh --utt-list "$data/$part/wav.scp" "$feats/train" "$feats/$part"
+        python -m dcase_tk.bin.stamp done "$feats/$part" "$feats/train" "$data/$part"
       fi
     done
   done
@@ -202,12 +260,27 @@ fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   for system in $nnet_systems; do
+    [ -n "$(adapt_source "$system")" ] && continue       # below, once the systems they adapt are
     feats=$(feat_dir "$(feat_name "$system")")
     opts=$(system_opts "$system")
     log "Stage 6: training $system -> $exp/$system ${opts:+(overrides: $opts)}"
     $train_nnet_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
       --system_config "conf/systems/$system.yaml" --train_opts "$opts" \
       "$feats/${train_set}_tr" "$feats/${train_set}_cv" "$exp/$system"
+  done
+  for system in $adapt_systems; do
+    from=$(adapt_source "$system")
+    feats=$(feat_dir "$(feat_name "$system")")
+    if [ ! -f "$exp/$from/final.pt" ]; then
+      echo "run.sh: $system adapts $from, which is not trained ($exp/$from/final.pt is missing):" \
+        "run with --systems \"$from $system\", or train $from first" >&2; exit 1
+    fi
+    opts=$(mini_opts "conf/systems/$system.yaml")
+    opts="$opts${opts:+${adapt_opts:+ }}$adapt_opts"
+    log "Stage 6: adversarial adaptation of $from to the devices of train_target -> $exp/$system ${opts:+(overrides: $opts)}"
+    $adapt_nnet_script --cmd "$train_cmd" --num_threads "$num_threads" --gpu "$gpu" --force "$force" \
+      --system_config "conf/systems/$system.yaml" --init "$exp/$from/final.pt" --adapt_opts "$opts" \
+      "$feats/${train_set}_tr" "$feats/${train_set}_cv" "$feats/train_target_tr" "$feats/train_target_cv" "$exp/$system"
   done
 fi
 
