@@ -42,7 +42,6 @@ the history, the best epoch) and ends with the same weights as an unbroken run: 
 drawn from generators seeded by ``(seed, epoch)``. One process (CPU or one GPU).
 """
 import copy
-import csv
 import dataclasses
 import json
 import logging
@@ -57,7 +56,7 @@ from torch import nn
 
 from dcase_tk.config import dataclass_from_dict
 from dcase_tk.decode.infer import ClipScorer
-from dcase_tk.io.atomic import atomic_open, write_text
+from dcase_tk.io.atomic import write_text
 from dcase_tk.nnet import output_kind
 from dcase_tk.plots import plot_curves
 from dcase_tk.train import checkpoint, sampling
@@ -392,21 +391,13 @@ class AdversarialAdapter:
             "history": self.history, "best": self.best, "unadapted": self.unadapted,
             "resume_key": self.resume_key})
         checkpoint.prune(self.ckpt_dir, self.cfg.keep_checkpoints)
-        self._write_history()
-
-    def _write_history(self):
-        if not self.history:
-            return
-        with atomic_open(os.path.join(self.outdir, "history.csv")) as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
-            writer.writeheader()
-            writer.writerows(self.history)
+        checkpoint.write_history(self.outdir, self.history)
 
     def _finish(self):
         if self.best["state"] is None:
             raise RuntimeError("no epoch was trained; is adapt.epochs >= 1?")
         checkpoint.save(os.path.join(self.outdir, "final.pt"), self.best["state"])
-        self._write_history()
+        checkpoint.write_history(self.outdir, self.history)
         row = next(r for r in self.history if r["epoch"] == self.best["epoch"])
         summary = {"epoch": self.best["epoch"], "select_on": self.cfg.select_on,
                    "select_metric": self.cfg.select_metric,

@@ -1,6 +1,7 @@
 """Training checkpoints with everything a resumed run needs to continue bit for bit:
 model, optimizer and scheduler states, the RNG states, the epoch, the history and the best model.
 """
+import csv
 import glob
 import os
 import random
@@ -9,7 +10,7 @@ import re
 import numpy as np
 import torch
 
-from dcase_tk.io.atomic import atomic_path
+from dcase_tk.io.atomic import atomic_open, atomic_path
 
 PATTERN = "epoch_{:04d}.pt"
 
@@ -58,3 +59,13 @@ def prune(directory, keep):
     """Keep the ``keep`` newest numbered checkpoints."""
     for epoch in epochs_saved(directory)[:-keep] if keep > 0 else []:
         os.unlink(path_for(directory, epoch))
+
+
+def write_history(outdir, history):
+    """``<outdir>/history.csv``: one row per epoch (the keys of the first row as columns)."""
+    if not history:
+        return
+    with atomic_open(os.path.join(outdir, "history.csv")) as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)

@@ -11,7 +11,6 @@ same weights as an unbroken run: batches, crops and augmentation are drawn from 
 seeded by ``(seed, epoch, step)`` and the global RNG states (dropout) are restored.
 """
 import contextlib
-import csv
 import dataclasses
 import json
 import logging
@@ -25,7 +24,7 @@ import torch
 
 from dcase_tk.config import dataclass_from_dict
 from dcase_tk.decode.infer import ClipScorer
-from dcase_tk.io.atomic import atomic_open, write_text
+from dcase_tk.io.atomic import write_text
 from dcase_tk.nnet import output_kind
 from dcase_tk.plots import plot_curves
 from dcase_tk.train import checkpoint, distributed, sampling
@@ -262,16 +261,8 @@ class Trainer:
                 "scaler": self.scaler.state_dict(), "rng": rng, "history": self.history,
                 "best": self.best, "resume_key": self.resume_key})
             checkpoint.prune(self.ckpt_dir, self.cfg.keep_checkpoints)
-            self._write_history()
+            checkpoint.write_history(self.outdir, self.history)
         distributed.barrier(self.ctx)
-
-    def _write_history(self):
-        if not self.history:
-            return
-        with atomic_open(os.path.join(self.outdir, "history.csv")) as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
-            writer.writeheader()
-            writer.writerows(self.history)
 
     def _write_final_summary(self):
         """``final.json``: which epoch final.pt is and its validation metrics, so later steps
@@ -286,7 +277,7 @@ class Trainer:
             raise RuntimeError("no epoch was trained; is training.epochs >= 1?")
         if self.ctx.is_main:
             checkpoint.save(os.path.join(self.outdir, "final.pt"), self.best["state"])
-            self._write_history()
+            checkpoint.write_history(self.outdir, self.history)
             self._write_final_summary()
             metric = self.cfg.select_metric
             if metric == "loss":
