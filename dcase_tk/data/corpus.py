@@ -77,3 +77,16 @@ def move_into(tmp, root):
         if os.path.isdir(target) and not os.path.islink(target):
             shutil.rmtree(target)
         os.replace(os.path.join(tmp, name), target)
+
+
+def check_missing_fraction(max_missing_fraction):
+    """DataDirError unless ``--max-missing-fraction`` lies in [0, 1)."""
+    if not 0.0 <= max_missing_fraction < 1.0:
+        raise DataDirError(f"--max-missing-fraction {max_missing_fraction}: must be in [0, 1)")
+
+
+def remove_stale(directory, why):
+    """Remove a data dir an earlier run wrote (it has a wav.scp) that this run does not: ``why``."""
+    if os.path.isfile(os.path.join(directory, "wav.scp")):
+        LOG.info("removing %s from an earlier run: %s", directory, why)
+        shutil.rmtree(directory)

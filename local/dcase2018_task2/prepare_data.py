@@ -32,7 +32,7 @@ import sys
 import numpy as np
 
 from dcase_tk.data.datadir import DataDir
-from dcase_tk.data.corpus import check_audio, corpus_root_for_paths, run_prep
+from dcase_tk.data.corpus import check_audio, check_missing_fraction, corpus_root_for_paths, run_prep
 from dcase_tk.data.safety import DataDirError, check_key, check_path
 from dcase_tk.data.validate import validate
 from dcase_tk.io.table import sort_key
@@ -195,8 +195,7 @@ def summary(name, kept, num_missing, num_bad):
 def prepare(corpus_root, data_root, num_folds=4, seed=0, max_missing_fraction=0.05):
     """Write ``<data_root>/train`` and ``<data_root>/test``; return ``{set name: summary line}``."""
     check_num_folds(num_folds)
-    if not 0.0 <= max_missing_fraction < 1.0:
-        raise DataDirError(f"--max-missing-fraction {max_missing_fraction}: must be in [0, 1)")
+    check_missing_fraction(max_missing_fraction)
     naming = find_naming(corpus_root)
     LOG.info("reading the %s naming of FSDKaggle2018 in %s", naming.name, corpus_root)
     root = corpus_root_for_paths(corpus_root, data_root, "fsd2018")

@@ -49,7 +49,7 @@ import sys
 
 from bad2018 import (CLASSES, DATASETID, DEV_COLUMNS, DEV_DATASETS, DEV_DIR, EVAL_COLUMNS, EVAL_DIR,
                      FOLDS_FILE, HASBIRD, HASBIRD_CLASS, ITEMID, fold_dirs, utt_id)
-from dcase_tk.data.corpus import check_audio, corpus_root_for_paths, run_prep
+from dcase_tk.data.corpus import check_audio, check_missing_fraction, corpus_root_for_paths, run_prep
 from dcase_tk.data.datadir import DataDir
 from dcase_tk.data.safety import DataDirError, check_key, check_path
 from dcase_tk.data.validate import validate
@@ -309,8 +309,7 @@ def write_folds(data_root, audio):
 
 def prepare(corpus_root, data_root, eval_root=None, max_missing_fraction=0.05):
     """Write the data dirs under ``data_root``; return ``{name: summary line}`` (dev, fold<k>, eval)."""
-    if not 0.0 <= max_missing_fraction < 1.0:
-        raise DataDirError(f"--max-missing-fraction {max_missing_fraction}: must be in [0, 1)")
+    check_missing_fraction(max_missing_fraction)
     root = corpus_root_for_paths(corpus_root, data_root, "bad2018")
     dev = sort_audio(os.path.join(data_root, DEV_DIR), development_clips(corpus_root, root), max_missing_fraction)
     evaluation = None

@@ -45,10 +45,10 @@ import argparse
 import dataclasses
 import logging
 import os
-import shutil
 import sys
 
-from dcase_tk.data.corpus import check_audio, corpus_root_for_paths, run_prep
+from dcase_tk.data.corpus import (check_audio, check_missing_fraction, corpus_root_for_paths, remove_stale,
+                                  run_prep)
 from dcase_tk.data.datadir import DataDir
 from dcase_tk.data.safety import DataDirError
 from dcase_tk.data.validate import validate
@@ -195,17 +195,9 @@ def describe(prepared):
     return line
 
 
-def remove_stale(directory):
-    """Remove a data dir an earlier run wrote for a list that is not there now."""
-    if os.path.isfile(os.path.join(directory, "wav.scp")):
-        LOG.info("removing %s from an earlier run: no evaluation list now", directory)
-        shutil.rmtree(directory)
-
-
 def prepare(corpus_root, data_root, eval_root=None, max_missing_fraction=0.1):
     """Write the data dirs under ``data_root``; return ``{name: summary line}``."""
-    if not 0.0 <= max_missing_fraction < 1.0:
-        raise DataDirError(f"--max-missing-fraction {max_missing_fraction}: must be in [0, 1)")
+    check_missing_fraction(max_missing_fraction)
     sets = read_release(corpus_root, data_root, eval_root)
     warn_overlap(sets)
     prepared = []
@@ -217,7 +209,7 @@ def prepare(corpus_root, data_root, eval_root=None, max_missing_fraction=0.1):
             notes = notes + fit_events(subset.name, readable)
         prepared.append(Prepared(subset.name, labelled, readable, missing, bad, notes))
     if not any(p.name == EVAL.name for p in prepared):
-        remove_stale(os.path.join(data_root, EVAL.name))
+        remove_stale(os.path.join(data_root, EVAL.name), "no evaluation list now")
     summaries = {}
     for p in prepared:
         directory = os.path.join(data_root, p.name)

@@ -41,12 +41,12 @@ import dataclasses
 import logging
 import os
 import posixpath
-import shutil
 import sys
 
 import soundfile
 
-from dcase_tk.data.corpus import check_audio, corpus_root_for_paths, run_prep
+from dcase_tk.data.corpus import (check_audio, check_missing_fraction, corpus_root_for_paths, remove_stale,
+                                  run_prep)
 from dcase_tk.data.datadir import DataDir
 from dcase_tk.data.safety import DataDirError, check_key, check_path
 from dcase_tk.data.validate import validate
@@ -291,17 +291,9 @@ def summary(name, kept, num_missing, num_bad):
     return line
 
 
-def remove_stale(directory):
-    """Remove a data dir an earlier run wrote for a list the release no longer has."""
-    if os.path.isfile(os.path.join(directory, "wav.scp")):
-        LOG.info("removing %s from an earlier run: its list is absent or empty now", directory)
-        shutil.rmtree(directory)
-
-
 def prepare(dev_root, data_root, eval_root=None, max_missing_fraction=0.05):
     """Write every data dir; return ``{set name: summary line}``."""
-    if not 0.0 <= max_missing_fraction < 1.0:
-        raise DataDirError(f"--max-missing-fraction {max_missing_fraction}: must be in [0, 1)")
+    check_missing_fraction(max_missing_fraction)
     root = corpus_root_for_paths(dev_root, data_root, "sins2018-dev")
     meta_path, meta = read_meta(dev_root, root)
     folds = fold_sets(dev_root, meta_path, meta)
@@ -322,7 +314,7 @@ def prepare(dev_root, data_root, eval_root=None, max_missing_fraction=0.05):
     for fold in FOLDS:
         for part in PARTS:
             if f"fold{fold}_{part}" not in written:
-                remove_stale(os.path.join(data_root, f"fold{fold}_{part}"))
+                remove_stale(os.path.join(data_root, f"fold{fold}_{part}"), "its list is absent or empty now")
     for name, clips, disjoint_with in folds:
         write(name, clips, disjoint_with)
     if eval_set:
