@@ -74,3 +74,19 @@ results_stage() {
   python -m dcase_tk.bin.make_results_table --kind "$1" --exp exp --output RESULTS.md --title "$2" \
     --note "$note" --verbose 0
 }
+
+# fuse_folds <fusion> <set>...: stage 9 where every fold has validation clips of its own: fold
+# k's fusion (conf/fusion/<fusion>.yaml) is fitted on the members' decode dirs fold<k>/cv (labels
+# $data/fold<k>_cv) and applied to their fold<k>/<set> -> $exp/fusion_<fusion>/fold<k>/{model,<set>}
+fuse_folds() {
+  local fusion=$1 k set apply
+  shift
+  for k in $fold_ids; do
+    apply=()
+    for set in "$@"; do apply+=("fold$k/$set"); done
+    log "Stage 9: fusion $fusion (conf/fusion/$fusion.yaml), fold $k -> $exp/fusion_$fusion/fold$k"
+    $fuse_script --force "$force" --fusion_config "conf/fusion/$fusion.yaml" --fit_on "fold$k/cv" \
+      --apply_sets "${apply[*]}" --model_dir "$exp/fusion_$fusion/fold$k/model" \
+      "$exp" "$data/fold${k}_cv" "$exp/fusion_$fusion"
+  done
+}

@@ -32,13 +32,14 @@ import tqdm
 from dcase_tk import cli, config as cfg, stamp
 from dcase_tk.decode.infer import DecodeConfig
 from dcase_tk.features import cmvn
+from dcase_tk.io.atomic import atomic_path
 from dcase_tk.io.table import read_table, write_list
 from dcase_tk.nnet import build_model
 from dcase_tk.train.adversarial import RESUMABLE_CHANGES, AdaptConfig, AdversarialAdapter
 from dcase_tk.train.data import FeatureSet, read_classes
 
 log = logging.getLogger("dcase_tk.adapt_nnet")
-RECIPE_KEYS = ("from",)          # adapt: keys for the recipe, not the trainer
+RECIPE_KEYS = ("from", "init")  # adapt: keys recorded for people and the recipe, not the trainer
 
 
 def read_source(init):
@@ -129,7 +130,8 @@ def save_exp_dir(args, system, source, source_cmvn):
     resolved["adapt"] = {**copy.deepcopy(system["adapt"]), "init": args.init}
     cfg.save(resolved, os.path.join(args.exp_dir, "config.yaml"))
     write_list(os.path.join(args.exp_dir, "classes.txt"), source["classes"])
-    shutil.copyfile(source_cmvn, os.path.join(args.exp_dir, "cmvn.ark"))
+    with atomic_path(os.path.join(args.exp_dir, "cmvn.ark")) as tmp:
+        shutil.copyfile(source_cmvn, tmp)
 
 
 def main(argv=None):

@@ -234,12 +234,8 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ] && [ -n "$fusions" ]; then
           "$exp/$member/fold$k" "$(system_feats "$member")/fold${k}_cv" "$exp/$member/fold$k/cv"
       done
     done
-    for k in $fold_ids; do
-      log "Stage 9: fusion $fusion ($conf) of $(echo $members), fold $k -> $exp/fusion_$fusion/fold$k"
-      $fuse_script --force "$force" --fusion_config "$conf" --fit_on "fold$k/cv" \
-        --apply_sets "$(for set in $apply; do echo "fold$k/$set"; done)" \
-        --model_dir "$exp/fusion_$fusion/fold$k/model" "$exp" "$data/fold${k}_cv" "$exp/fusion_$fusion"
-    done
+    # shellcheck disable=SC2086  # apply is a list of sets
+    fuse_folds "$fusion" $apply
     score_folds "fusion_$fusion" "$with_eval"
   done
   results

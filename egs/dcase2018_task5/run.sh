@@ -214,11 +214,7 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ] && [ -n "$fusions" ]; then
         decode_fold "$member" "$k" cv
       done
     done
-    for k in $fold_ids; do
-      log "Stage 9: fusion $fusion ($conf) of $(echo $members), fold $k -> $exp/fusion_$fusion/fold$k"
-      $fuse_script --force "$force" --fusion_config "$conf" --fit_on "fold$k/cv" --apply_sets "fold$k/test" \
-        --model_dir "$exp/fusion_$fusion/fold$k/model" "$exp" "$data/fold${k}_cv" "$exp/fusion_$fusion"
-    done
+    fuse_folds "$fusion" test
     score_folds "fusion_$fusion" test
   done
   results
