@@ -34,15 +34,23 @@ def copy_recipe(name, dest):
     return dest
 
 
+def recipe_args(args):
+    """run.sh's arguments, with one thread per job unless the test says otherwise: make test's two
+    workers share two cores, and a 2-thread torch job next to a busy core spins (half the CPU
+    went to the kernel in a two-worker run)."""
+    args = [str(a) for a in args]
+    return args if "--num_threads" in args else [*args, "--num_threads", "1"]
+
+
 def run_recipe(recipe, *args, env=None, timeout=900):
-    return subprocess.run(["./run.sh", *map(str, args)], cwd=recipe, text=True, timeout=timeout,
+    return subprocess.run(["./run.sh", *recipe_args(args)], cwd=recipe, text=True, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           env={**os.environ, **(env or {})})
 
 
 def start_recipe(recipe, *args, env=None, log=None):
     """Start run.sh in its own process group (so a test can kill the whole tree)."""
-    return subprocess.Popen(["./run.sh", *map(str, args)], cwd=recipe, start_new_session=True,
+    return subprocess.Popen(["./run.sh", *recipe_args(args)], cwd=recipe, start_new_session=True,
                             stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
 
