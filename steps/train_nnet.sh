@@ -8,6 +8,8 @@
 # --num-nodes), srun starts one torchrun per node, and the rendezvous (node rank, master node,
 # port) comes from the job's environment.
 # --init <final.pt> starts from those weights (fine-tuning) instead of a random initialisation.
+# --unlabelled <dump-dir> gives unlabelled clips to virtual adversarial training (the system's
+# training.vat; refused when it is off); like --init, it is part of the step's stamp.
 set -euo pipefail
 cmd=run.py
 system_config=
@@ -18,6 +20,7 @@ ngpu=            # the same as --gpu (ESPnet's name); wins when both are given
 nnodes=1         # nodes of a multi-node run (Slurm only)
 nproc=           # data-parallel processes per node; default: the number of GPUs, or 1
 init=            # weights to start from (a final.pt of the same model)
+unlabelled=      # dump dir of unlabelled clips for VAT (passed as --unlabelled_dir)
 train_opts=      # extra --key value overrides of the system config, e.g. "--training.epochs 30"
 force=false
 help_message="Usage: $0 [options] --system_config <system.yaml> <train-dir> <valid-dir> <exp-dir>
@@ -31,8 +34,9 @@ cmvn=${cmvn:-$train/cmvn.ark}
 gpu=${ngpu:-$gpu}
 
 inputs=("$train" "$valid" "$cmvn" "$system_config")
-init_opts=()
-if [ -n "$init" ]; then inputs+=("$init"); init_opts=(--init "$init"); fi
+input_opts=()
+if [ -n "$init" ]; then inputs+=("$init"); input_opts=(--init "$init"); fi
+if [ -n "$unlabelled" ]; then inputs+=("$unlabelled"); input_opts+=(--unlabelled_dir "$unlabelled"); fi
 if python -m dcase_tk.bin.stamp check "$dir" --force "$force" --extra "$train_opts" "${inputs[@]}"; then
   exit 0
 fi
@@ -50,6 +54,6 @@ fi
 echo "$0: training $dir on $(( nnodes * nproc )) process(es), $nnodes node(s) (log: $dir/train.log)"
 # shellcheck disable=SC2086  # train_opts is a list of options
 $cmd --num-threads "$num_threads" --gpu "$gpu" "${node_opts[@]}" "$dir/train.log" \
-  "${launch[@]}" -m dcase_tk.bin.train_nnet --config "$system_config" --cmvn "$cmvn" --device "$device" "${init_opts[@]}" \
+  "${launch[@]}" -m dcase_tk.bin.train_nnet --config "$system_config" --cmvn "$cmvn" --device "$device" "${input_opts[@]}" \
     $train_opts "$train" "$valid" "$dir"
 python -m dcase_tk.bin.stamp done "$dir" --extra "$train_opts" "${inputs[@]}"

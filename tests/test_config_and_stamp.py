@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from dcase_tk import config as cfg, stamp
+from dcase_tk import cli, config as cfg, stamp
 from dcase_tk.bin import config_value
 
 
@@ -83,3 +83,14 @@ def test_config_value_prints_a_section_as_overrides(tmp_path, capsys):
     assert printed.split()[:4] == ["--model.channels", "[16,32]", "--input.crop", "random"]
     # as the shell passes them on, the words parse back to the section
     assert cfg.apply_overrides({}, shlex.split(printed)) == cfg.load_yaml(str(path))["mini_corpus"]
+
+
+def test_config_value_prints_the_keys_of_a_section(tmp_path, capsys):
+    path = tmp_path / "sys.yaml"
+    path.write_text("decodings:\n  sed1: {clip_tags: whole_clip}\n  sed2: {method: hysteresis}\nfeatures: x\n")
+    config_value.main(["--keys", str(path), "decodings"])
+    assert capsys.readouterr().out.split() == ["sed1", "sed2"]
+    config_value.main(["--keys", str(path), "tune"])
+    assert capsys.readouterr().out.strip() == ""
+    with pytest.raises(cli.ToolError, match="'features' is not a section"):
+        config_value.main(["--keys", str(path), "features"])

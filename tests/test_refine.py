@@ -137,3 +137,16 @@ def test_validation_map3_is_the_tagging_metric():
                        [0.5, 0.3, 0.2],      # rank 3
                        [0.1, 0.6, 0.3]])     # rank 3
     assert validation_metrics(scores, targets, False)["map3"] == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 3) / 4)
+
+
+def test_validation_macro_f1_of_multi_label_systems_is_that_of_the_tags_at_one_half():
+    targets = np.array([[1, 0], [1, 1], [0, 1], [0, 0]], dtype=np.float32)
+    scores = np.array([[0.9, 0.1],       # class 0: tp;  class 1: tn
+                       [0.4, 0.7],       # class 0: fn;  class 1: tp
+                       [0.5, 0.2],       # class 0: fp (0.5 is a tag); class 1: fn
+                       [0.1, 0.6]])      # class 0: tn;  class 1: fp
+    f1_class0 = 2 * 1 / (2 * 1 + 1 + 1)
+    f1_class1 = 2 * 1 / (2 * 1 + 1 + 1)
+    assert validation_metrics(scores, targets, True)["macro_f1"] == pytest.approx((f1_class0 + f1_class1) / 2)
+    scores[2, 0] = 0.49                  # no longer a tag: class 0 has tp 1, fn 1
+    assert validation_metrics(scores, targets, True)["macro_f1"] == pytest.approx((2 / 3 + 0.5) / 2)

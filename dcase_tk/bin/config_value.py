@@ -2,7 +2,8 @@
 
 Lists print one item per line; a missing key is an error unless ``--default`` is given.
 ``--as_options`` prints a section as the ``--dotted.key value`` overrides the Python tools take
-(``config_value --as_options conf/systems/cnn8.yaml mini_corpus``).
+(``config_value --as_options conf/systems/cnn8.yaml mini_corpus``); ``--keys`` prints the keys of a
+section, one per line (nothing if it is missing).
 """
 import json
 
@@ -20,11 +21,14 @@ def main(argv=None):
                    help="print a section as --key value overrides (nothing if it is missing)")
     p.add_argument("--prefix", default="", help="with --as_options: prepend this section to every "
                                                 "key (--prefix decode: --decode.mode ...)")
+    p.add_argument("--keys", action="store_true",
+                   help="print the keys of a section, one per line (nothing if it is missing)")
     args = cli.parse(p, argv)
+    if args.keys:
+        print("\n".join(map(str, _section(args))))
+        return
     if args.as_options:
-        section = cfg.get_dotted(cfg.load_yaml(args.config_file), args.key, None) or {}
-        if not isinstance(section, dict):
-            raise cli.ToolError(f"{args.config_file}: '{args.key}' is not a section")
+        section = _section(args)
         prefix = f"{args.prefix}." if args.prefix else ""
         print(" ".join(f"--{k} {_as_word(v)}" for k, v in cfg.flatten(section, prefix).items()))
         return
@@ -34,6 +38,14 @@ def main(argv=None):
             raise cli.ToolError(f"{args.config_file} has no '{args.key}'")
         value = args.default
     print("\n".join(map(str, value)) if isinstance(value, list) else value)
+
+
+def _section(args):
+    """The section ``args.key`` of the config ({} if it is missing)."""
+    section = cfg.get_dotted(cfg.load_yaml(args.config_file), args.key, None) or {}
+    if not isinstance(section, dict):
+        raise cli.ToolError(f"{args.config_file}: '{args.key}' is not a section")
+    return section
 
 
 def _as_word(value):

@@ -15,6 +15,17 @@ checkpoint made with the same inputs and config (the number of epochs and the pa
 Features are read from their arks batch by batch, so memory does not grow with the corpus.
 ``--init <final.pt>`` starts from trained weights (fine-tuning, e.g. a label-refinement round);
 final.json records the kept epoch and its validation metrics.
+
+Weakly labelled sound event detection (DCASE 2018 Task 4): ``training.objective frames`` trains
+the model's frame outputs (``frame_outputs``) on the training dir's ``frame_targets.scp`` (frames
+x classes in [0, 1], cut with the features' crop), or on the clip labels copied to every frame
+when it has none; ``training.objective mil`` uses the max/mean/min multi-instance loss of Cances
+et al. Validation stays clip-level. ``training.vat: {weight: W}`` (W > 0) adds virtual
+adversarial training, ``W * KL(p(y|x) || p(y|x + r_adv))``, on the labelled clips and, with
+``--unlabelled_dir <dump dir>`` (same features, normalised with ``--cmvn``, cropped to
+input.frames, no labels needed), on ``training.unlabelled_batch_size`` unlabelled clips per step
+(default: as many as the labelled ones); history.csv gets its mean as ``train_vat``. The
+unlabelled dir is part of the resume key. See dcase_tk/train/objectives.py and vat.py.
 """
 import copy
 import logging
@@ -30,8 +41,10 @@ from dcase_tk.features import cmvn
 from dcase_tk.io.table import write_list
 from dcase_tk.nnet import build_model
 from dcase_tk.train import distributed
+from dcase_tk.data.datadir import FRAME_TARGETS_SCP
 from dcase_tk.train.data import FeatureSet, read_classes, read_clip_values
 from dcase_tk.train.trainer import Trainer, TrainConfig
+from dcase_tk.train.vat import VatConfig
 
 log = logging.getLogger("dcase_tk.train_nnet")
 
@@ -71,9 +84,30 @@ def load_sets(args, system, frames, train_cfg):
     if train_cfg.loss_mask:
         train.trusted = read_clip_values(args.train_dir, train.utts, train_cfg.loss_mask_table, {"1": 1.0}, 0.0,
                                          "loss_mask_table")
+    if train_cfg.objective == "frames" and os.path.isfile(os.path.join(args.train_dir, FRAME_TARGETS_SCP)):
+        train.with_frame_targets(classes)
+        log.info("frame targets from %s/%s", args.train_dir, FRAME_TARGETS_SCP)
     if not len(train) or not len(valid):
         raise cli.ToolError(f"no clips in {args.train_dir if not len(train) else args.valid_dir}/feats.scp")
     return classes, train, valid
+
+
+def load_unlabelled(args, system, frames, train_cfg, train):
+    """The ``--unlabelled_dir`` clips for VAT (None without one); refused when VAT is off."""
+    if not args.unlabelled_dir:
+        return None
+    if not VatConfig.from_dict(train_cfg.vat).on:
+        raise cli.ToolError(f"--unlabelled_dir {args.unlabelled_dir} is unused: only virtual "
+                            f"adversarial training reads unlabelled clips, and training.vat.weight is "
+                            f"0; set it (e.g. --training.vat.weight 1.0) or drop --unlabelled_dir")
+    unlabelled = FeatureSet(args.unlabelled_dir, cmvn.read(args.cmvn), frames,
+                            system["input"].get("crop", "fixed"))
+    if not len(unlabelled):
+        raise cli.ToolError(f"no clips in {args.unlabelled_dir}/feats.scp")
+    if unlabelled.dim != train.dim:
+        raise cli.ToolError(f"--unlabelled_dir {args.unlabelled_dir} has {unlabelled.dim}-dim features, "
+                            f"{args.train_dir} {train.dim}; make both with the same feature config")
+    return unlabelled
 
 
 def save_exp_dir(args, system, classes, input_section):
@@ -104,6 +138,8 @@ def main(argv=None):
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--init", default="", help="start from these weights (a final.pt of the same "
                                              "model): fine-tuning, e.g. a label-refinement round")
+    p.add_argument("--unlabelled_dir", default="", help="dump dir of unlabelled clips for virtual "
+                                                        "adversarial training (training.vat)")
     p.add_argument("train_dir")
     p.add_argument("valid_dir")
     p.add_argument("exp_dir")
@@ -111,14 +147,16 @@ def main(argv=None):
     torch.set_num_threads(cli.num_threads())
     train_cfg, decode, frames = read_system(args, system)
     classes, train, valid = load_sets(args, system, frames, train_cfg)
+    unlabelled = load_unlabelled(args, system, frames, train_cfg, train)
     ctx = distributed.setup(cli.pick_device(args.device))
     log.info("train %d clips, valid %d clips, input %d x %d, %d classes, %d process(es)",
              len(train), len(valid), frames, train.dim, len(classes), ctx.world)
+    if unlabelled is not None:
+        log.info("unlabelled %d clips (%s) for VAT", len(unlabelled), args.unlabelled_dir)
     input_section = {**system["input"], "frames": frames, "dim": train.dim}
-    if ctx.is_main:
-        save_exp_dir(args, system, classes, input_section)
     fixed = {k: v for k, v in system["training"].items() if k not in RESUMABLE_CHANGES}
-    resume_key = stamp.inputs_hash([args.train_dir, args.valid_dir, args.cmvn] + ([args.init] if args.init else []),
+    optional = [path for path in (args.init, args.unlabelled_dir) if path]
+    resume_key = stamp.inputs_hash([args.train_dir, args.valid_dir, args.cmvn] + optional,
                                    {"model": system["model"], "input": input_section,
                                     "training": fixed, "decode": system.get("decode")})
     torch.manual_seed(train_cfg.seed)
@@ -135,9 +173,11 @@ def main(argv=None):
 
     trainer = Trainer(model, train_cfg, args.exp_dir, classes, resume_key, frames, decode,
                       is_multi_label(system), ctx, progress)
+    if ctx.is_main:
+        save_exp_dir(args, system, classes, input_section)
     trainer.resume()
     try:
-        trainer.fit(train, valid)
+        trainer.fit(train, valid, unlabelled)
     finally:
         distributed.teardown(ctx)
 

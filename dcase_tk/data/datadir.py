@@ -25,6 +25,7 @@ from dcase_tk.io.table import TableError, read_list, read_table, sort_key, write
 
 WAV_SCP = "wav.scp"
 FEATS_SCP = "feats.scp"
+FRAME_TARGETS_SCP = "frame_targets.scp"   # frame-level training targets (dcase_tk.bin.frame_targets)
 UTT2SPK = "utt2spk"
 SPK2UTT = "spk2utt"
 EVENTS = "events"
@@ -37,7 +38,7 @@ FEATURE_FILES = (FEATS_SCP, "utt2num_frames", "frame_shift")
 
 def is_per_utt(name):
     """True for the files that must have exactly one line per utterance of wav.scp."""
-    return name in (WAV_SCP, FEATS_SCP) or name.startswith("utt2")
+    return name in (WAV_SCP, FEATS_SCP, FRAME_TARGETS_SCP) or name.startswith("utt2")
 
 
 def written_by(name):

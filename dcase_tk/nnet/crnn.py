@@ -19,10 +19,22 @@ direction, concatenated), time-distributed sigmoid dense, and global max pooling
 probabilities (``pooling="mil_max"``, their best non-CTC head). The CTC head of that paper is a
 loss, not a pooling head.
 
-Both take the same options (only the defaults differ): ``filters`` (one width per block),
+``gcrnn``: Harb & Pernkopf's GCRNN (part2.md Paper 5, section 4), ``glu_crnn`` with their
+published facts as defaults: 3 gated (GLU) conv blocks, a BGRU of 64 units per direction
+(concatenated), and two per-frame layers, a classification layer (sigmoid per class) and an
+attention layer (softmax over classes), pooled to ``y_c = sum_t cla_c(t) att_c(t) / sum_t
+att_c(t)``: the ``attention`` head with ``attention="class_softmax"`` (probs; it clamps the
+attention weights at 1e-7 before normalising). Their block internals (Fig. 1) are not in the
+notes; our choices: 64 filters, 2 convs per block, frequency pooling (4, 4, 4), no batch norm,
+dropout 0.2 after each block, none on the GRU input, and the Keras initialisation of the other
+two models (they used TensorFlow; their initialisers are not given).
+
+All three take the same options (only the defaults differ): ``filters`` (one width per block),
 ``convs_per_block``, ``freq_pools`` (frequency pooling of each block), ``dropout``,
-``batch_norm``, ``rnn_units``, ``rnn_dropout`` and ``pooling`` (any single-level head of
-:mod:`dcase_tk.nnet.pooling`; ``output`` follows the head).
+``batch_norm``, ``rnn_units``, ``rnn_dropout``, ``pooling`` (any single-level head of
+:mod:`dcase_tk.nnet.pooling`; ``output`` follows the head) and ``pooling_options`` (a dict of the
+head's options, e.g. ``{attention: sigmoid}`` for the ``attention`` head; default none, and for
+``gcrnn`` ``{attention: class_softmax}`` when ``pooling`` is ``attention``).
 """
 import math
 
@@ -59,7 +71,7 @@ class _Crnn(nn.Module):
     """Conv blocks (frequency pooling only) -> BiGRU -> per-frame head."""
 
     def __init__(self, name, n_in, n_classes, *, gated, filters, convs_per_block, freq_pools,
-                 dropout, batch_norm, rnn_units, rnn_dropout, pooling):
+                 dropout, batch_norm, rnn_units, rnn_dropout, pooling, pooling_options):
         super().__init__()
         filters, freq_pools = [int(f) for f in filters], [int(p) for p in freq_pools]
         if not filters or len(filters) != len(freq_pools):
@@ -72,6 +84,9 @@ class _Crnn(nn.Module):
             raise ValueError(f"{name}: n_in={n_in} features are fewer than the total frequency "
                              f"pooling {math.prod(freq_pools)} of freq_pools {freq_pools}; use "
                              f"smaller pools or more mel bins")
+        if pooling_options is not None and not isinstance(pooling_options, dict):
+            raise ValueError(f"{name}: pooling_options must be a mapping of the head's options, "
+                             f"e.g. {{'attention': 'class_softmax'}}, got {pooling_options!r}")
         if pooling not in SINGLE_LEVEL_HEADS:
             raise ValueError(f"{name}: pooling must be one of {list(SINGLE_LEVEL_HEADS)}, got "
                              f"{pooling!r} (multi_level_attention is model 'mla')")
@@ -82,7 +97,7 @@ class _Crnn(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.rnn_dropout = nn.Dropout(rnn_dropout)
         self.rnn = nn.GRU(c_in * freq_out, rnn_units, batch_first=True, bidirectional=True)
-        self.head = make_pooling(pooling, 2 * rnn_units, n_classes)
+        self.head = make_pooling(pooling, 2 * rnn_units, n_classes, **(pooling_options or {}))
         self.output = self.head.output
         keras_init_(self)
 
@@ -106,19 +121,32 @@ class _Crnn(nn.Module):
 class Crnn(_Crnn):
     def __init__(self, n_in, n_classes, n_frames, filters=(64, 64, 64), convs_per_block=1,
                  freq_pools=(4, 4, 4), dropout=0.3, batch_norm=True, rnn_units=64, rnn_dropout=0.3,
-                 pooling="mil_mean"):
+                 pooling="mil_mean", pooling_options=None):
         super().__init__("crnn", n_in, n_classes, gated=False, filters=filters,
                          convs_per_block=convs_per_block, freq_pools=freq_pools, dropout=dropout,
                          batch_norm=batch_norm, rnn_units=rnn_units, rnn_dropout=rnn_dropout,
-                         pooling=pooling)
+                         pooling=pooling, pooling_options=pooling_options)
 
 
 @register("glu_crnn")
 class GluCrnn(_Crnn):
     def __init__(self, n_in, n_classes, n_frames, filters=(128, 128, 128), convs_per_block=2,
                  freq_pools=(4, 4, 4), dropout=0.2, batch_norm=False, rnn_units=128,
-                 rnn_dropout=0.0, pooling="mil_max"):
+                 rnn_dropout=0.0, pooling="mil_max", pooling_options=None):
         super().__init__("glu_crnn", n_in, n_classes, gated=True, filters=filters,
                          convs_per_block=convs_per_block, freq_pools=freq_pools, dropout=dropout,
                          batch_norm=batch_norm, rnn_units=rnn_units, rnn_dropout=rnn_dropout,
-                         pooling=pooling)
+                         pooling=pooling, pooling_options=pooling_options)
+
+
+@register("gcrnn")
+class Gcrnn(_Crnn):
+    def __init__(self, n_in, n_classes, n_frames, filters=(64, 64, 64), convs_per_block=2,
+                 freq_pools=(4, 4, 4), dropout=0.2, batch_norm=False, rnn_units=64,
+                 rnn_dropout=0.0, pooling="attention", pooling_options=None):
+        if pooling_options is None and pooling == "attention":
+            pooling_options = {"attention": "class_softmax"}
+        super().__init__("gcrnn", n_in, n_classes, gated=True, filters=filters,
+                         convs_per_block=convs_per_block, freq_pools=freq_pools, dropout=dropout,
+                         batch_norm=batch_norm, rnn_units=rnn_units, rnn_dropout=rnn_dropout,
+                         pooling=pooling, pooling_options=pooling_options)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from dcase_tk.cli import ToolError
+from dcase_tk.data.datadir import FRAME_TARGETS_SCP
 from dcase_tk.features import cmvn
 from dcase_tk.io.table import read_list, read_table
 from dcase_tk.train.augment import fixed_crop, random_crop
@@ -76,7 +77,9 @@ def read_clip_values(feat_dir, utts, table_name, values, default, option):
 class FeatureSet(torch.utils.data.Dataset):
     """The clips of one dump dir. Item ``(index, seed)``: the normalised matrix of clip ``index``
     cut to ``frames`` frames (a random window when ``crop='random'``, drawn from ``seed``; the
-    first frames, repeat-padded, when ``crop='fixed'``; the whole clip when ``frames`` is None)."""
+    first frames, repeat-padded, when ``crop='fixed'``; the whole clip when ``frames`` is None).
+    With frame targets (:meth:`with_frame_targets`) the item's ``frame_y`` is cut with the very
+    same window."""
 
     def __init__(self, feat_dir, stats=None, frames=None, crop="fixed"):
         scp = os.path.join(feat_dir, "feats.scp")
@@ -92,9 +95,24 @@ class FeatureSet(torch.utils.data.Dataset):
         self.targets = None          # (N, C) float32, set by with_targets
         self.smoothing = None        # (N,) float32 or None
         self.trusted = None          # (N,) float32 1/0 or None: clips the loss mask never drops
+        self.frame_entries = None    # frame_targets.scp entries in utts order, set by with_frame_targets
+        self.n_classes = None
 
     def with_targets(self, classes, labels="auto"):
         self.targets = read_targets(self.feat_dir, self.utts, classes, label_file(self.feat_dir, labels))
+        return self
+
+    def with_frame_targets(self, classes):
+        """Read ``frame_targets.scp`` (frames x classes matrices of values in [0, 1], at the
+        feature frame rate, one per clip of feats.scp) for ``training.objective frames``."""
+        path = os.path.join(self.feat_dir, FRAME_TARGETS_SCP)
+        table = read_table(path)
+        missing = [u for u in self.utts if u not in table]
+        if missing:
+            raise ToolError(f"{path}: no frame targets for clip '{missing[0]}' of feats.scp "
+                            f"({len(missing)} clip(s) missing); write one matrix per clip")
+        self.frame_entries = [table[u] for u in self.utts]
+        self.n_classes = len(classes)
         return self
 
     def __len__(self):
@@ -115,15 +133,33 @@ class FeatureSet(torch.utils.data.Dataset):
             m = (m - self.mean) / self.std
         return m
 
+    def frame_targets(self, index, frames):
+        """The ``(frames, classes)`` float32 frame targets of clip ``index``, checked against its
+        ``frames`` feature frames."""
+        t = np.array(kaldiio.load_mat(self.frame_entries[index]), dtype=np.float32)
+        where = f"{os.path.join(self.feat_dir, FRAME_TARGETS_SCP)}: clip '{self.utts[index]}'"
+        if t.ndim != 2 or t.shape != (frames, self.n_classes):
+            raise ToolError(f"{where} has a {'x'.join(map(str, t.shape))} matrix; expected {frames} "
+                            f"frames (as its features) x {self.n_classes} classes")
+        if t.size and (t.min() < 0 or t.max() > 1):
+            raise ToolError(f"{where} has values outside [0, 1]")
+        return t
+
     def __getitem__(self, item):
         index, seed = item
         m = self.matrix(index)
+        dim = m.shape[1]
+        if self.frame_entries is not None:          # crop features and targets as one matrix
+            m = np.concatenate([m, self.frame_targets(index, m.shape[0])], axis=1)
         if self.frames is not None:
             if self.crop == "random":
                 m = random_crop(m, self.frames, torch.Generator().manual_seed(seed))
             else:
                 m = fixed_crop(m, self.frames)
+        m, frame_targets = m[:, :dim], m[:, dim:]
         out = {"x": torch.as_tensor(np.ascontiguousarray(m)), "index": index}
+        if self.frame_entries is not None:
+            out["frame_y"] = torch.as_tensor(np.ascontiguousarray(frame_targets))
         if self.targets is not None:
             out["y"] = torch.from_numpy(self.targets[index])
         if self.smoothing is not None:

@@ -41,15 +41,18 @@ def setup(device):
     return ctx
 
 
-def wrap(model, ctx, sync_batchnorm=False):
+def wrap(model, ctx, sync_batchnorm=False, find_unused_parameters=False):
     """``model`` as DistributedDataParallel when distributed (BatchNorm synchronised across
-    processes on GPUs when asked; gloo has no SyncBatchNorm)."""
+    processes on GPUs when asked; gloo has no SyncBatchNorm). ``find_unused_parameters``: some
+    weights may take no part in a step's loss (frame objectives skip an attention head's
+    attention branch), which DDP must then look for."""
     if not ctx.distributed:
         return model
     if sync_batchnorm and ctx.device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
+                                                     find_unused_parameters=find_unused_parameters)
 
 
 def gather(obj, ctx):
