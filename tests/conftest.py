@@ -42,8 +42,8 @@ def pytest_configure(config):
 
 # Run first, longest first, so that two xdist workers (make test) end together: the modules
 # that run whole recipes (a module-scoped fixture each) take minutes, every other one seconds.
-LONG_MODULES = ("test_recipe_task1", "test_recipe_task2", "test_recipe_task3", "test_recipe_task5",
-                "test_recipe_task1b", "test_recipe_task1_nnf")
+LONG_MODULES = ("test_recipe_task1", "test_recipe_task2", "test_recipe_task3", "test_recipe_task4",
+                "test_recipe_task5", "test_recipe_task4_systems", "test_recipe_task1b", "test_recipe_task1_nnf")
 # The modules with tests that start a test cluster share one xdist worker (one Slurm and one
 # Grid Engine per machine); every other module is a group of its own (module-scoped fixtures
 # run once).
@@ -334,3 +334,14 @@ def _process_gone(pid, within=2.0):
 def process_gone():
     return _process_gone
 
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module, as under xdist: on a busy 2-core machine two threads make
+    small models many times slower (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -5,6 +5,10 @@ import torch
 from dcase_tk.nnet import build_model, output_kind
 
 
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
 def build(config, n_in, n_classes, frames, seed=0):
     torch.manual_seed(seed)
     return build_model(config, n_in, n_classes, frames)

@@ -7,23 +7,12 @@ import torch.nn.functional as F
 from dcase_tk.nnet import build_model
 from dcase_tk.nnet.crnn import ConvBlock
 from dcase_tk.nnet.pooling import SINGLE_LEVEL_HEADS, AttentionPooling, MilPooling
-from nnet_checks import check_forward, check_overfits
+from nnet_checks import check_forward, check_overfits, n_params
+
+# small models on a busy 2-core machine: one torch thread (conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = {"filters": [8, 8, 8], "rnn_units": 16}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread, as under xdist (conftest.py): on a busy 2-core machine two threads
-    make these small models many times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def test_baseline_structure_and_parameter_count():

@@ -4,24 +4,13 @@ import torch
 
 from dcase_tk.nnet import build_model
 from dcase_tk.nnet.koutini import BiSru, Sru, deep_block
-from nnet_checks import check_forward, check_overfits
+from nnet_checks import check_forward, check_overfits, n_params
+
+# small models on a busy 2-core machine: one torch thread (conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = {"rcnn_deep": {"filters": [8, 8, 8, 8], "bottleneck": 16, "sru_units": 16},
          "rcnn_shallow": {"filters": [8, 8, 8], "sru_units": 16}}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread, as under xdist (conftest.py): on a busy 2-core machine two threads
-    make these small models many times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize("n_in, hidden", [(3, 2), (2, 2)])

@@ -30,17 +30,15 @@ import os
 import torch
 
 from dcase_tk import cli, config as cfg
+from dcase_tk.bin.tune_postprocess import parse_search
 from dcase_tk.decode.infer import is_multi_label, scorer_for
 from dcase_tk.decode.pseudo_labels import check_same_clips
 from dcase_tk.decode.salr import TABLE_COLUMNS, SalrConfig, model_forward, salr
-from dcase_tk.decode.sed import PostprocessConfig
-from dcase_tk.decode.sed_config import config_section, foreign_overrides
 from dcase_tk.io.atomic import write_text
 from dcase_tk.io.posteriors import read_clip_scores, read_frame_posteriors
 from dcase_tk.io.table import TableError
 
 log = logging.getLogger("dcase_tk.salr")
-SECTIONS = ("postprocess", "salr")
 
 
 def parse_args(argv):
@@ -51,18 +49,7 @@ def parse_args(argv):
     p.add_argument("feat_dir", help="dump dir of the clips to adapt to")
     p.add_argument("decode_dir", help="the model's decode dir of those clips (frame posteriors, score)")
     p.add_argument("out_dir")
-    bad = foreign_overrides(cli.split_overrides(p, cli.argv_list(argv))[1], SECTIONS)
-    if bad:
-        raise cli.ToolError(f"unknown option(s) {' '.join(bad)}: only --postprocess.<key> and "
-                            "--salr.<key> overrides are accepted")
-    args, resolved = cli.parse(p, argv, with_config=True)
-    source = args.config or "the command line"
-    try:
-        base = PostprocessConfig.from_dict(config_section(resolved, "postprocess", source))
-        search = SalrConfig.from_dict(config_section(resolved, "salr", source))
-    except cfg.ConfigError as e:
-        raise cli.ToolError(f"{source}: {e}") from None
-    return args, resolved, base, search
+    return parse_search(p, argv, "salr", SalrConfig)
 
 
 def load_model(args):

@@ -28,7 +28,6 @@ from dcase_tk.io.posteriors import read_clip_scores, read_frame_posteriors
 from dcase_tk.scoring.text import pct, text_table
 
 log = logging.getLogger("dcase_tk.tune_postprocess")
-SECTIONS = ("postprocess", "tune")
 
 
 def parse_args(argv):
@@ -37,15 +36,22 @@ def parse_args(argv):
     p.add_argument("decode_dir", help="validation decode dir with posteriors.scp, frame_shift, classes.txt")
     p.add_argument("data_dir", help="validation data dir with events")
     p.add_argument("out_dir")
-    bad = foreign_overrides(cli.split_overrides(p, cli.argv_list(argv))[1], SECTIONS)
+    return parse_search(p, argv, "tune", TuneConfig)
+
+
+def parse_search(p, argv, name, search_class):
+    """``(args, resolved config, PostprocessConfig, search_class)`` of a tool whose config has a
+    ``postprocess:`` section and a ``<name>:`` section of search grids (here ``tune``, SALR's
+    ``salr``); only ``--postprocess.<key>`` and ``--<name>.<key>`` overrides are accepted."""
+    bad = foreign_overrides(cli.split_overrides(p, cli.argv_list(argv))[1], ("postprocess", name))
     if bad:
         raise cli.ToolError(f"unknown option(s) {' '.join(bad)}: only --postprocess.<key> and "
-                            "--tune.<key> overrides are accepted")
+                            f"--{name}.<key> overrides are accepted")
     args, resolved = cli.parse(p, argv, with_config=True)
     source = args.config or "the command line"
     try:
         base = PostprocessConfig.from_dict(config_section(resolved, "postprocess", source))
-        search = TuneConfig.from_dict(config_section(resolved, "tune", source))
+        search = search_class.from_dict(config_section(resolved, name, source))
     except cfg.ConfigError as e:
         raise cli.ToolError(f"{source}: {e}") from None
     return args, resolved, base, search
