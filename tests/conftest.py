@@ -43,7 +43,7 @@ def pytest_configure(config):
 # Run first, longest first, so that two xdist workers (make test) end together: the modules
 # that run whole recipes (a module-scoped fixture each) take minutes, every other one seconds.
 LONG_MODULES = ("test_recipe_task1", "test_recipe_task2", "test_recipe_task3", "test_recipe_task4",
-                "test_recipe_task5", "test_recipe_task4_systems", "test_recipe_task1b", "test_recipe_task1_nnf")
+                "test_recipe_task5", "test_recipe_task1b", "test_recipe_task1_nnf")
 # The modules with tests that start a test cluster share one xdist worker (one Slurm and one
 # Grid Engine per machine); every other module is a group of its own (module-scoped fixtures
 # run once).

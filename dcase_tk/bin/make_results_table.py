@@ -11,9 +11,10 @@ import subprocess
 from dcase_tk import cli
 from dcase_tk.io.atomic import write_text
 from dcase_tk.scoring.report import (FOLD_METRICS, detection_results_markdown, fold_results_markdown,
-                                     results_markdown)
+                                     results_markdown, sed_results_markdown)
 
 TABLES = {"classification": results_markdown, "detection": detection_results_markdown,
+          "sed": sed_results_markdown,
           **{kind: functools.partial(fold_results_markdown, metrics=metrics)
              for kind, metrics in FOLD_METRICS.items()}}
 
@@ -26,7 +27,7 @@ def main(argv=None):
     p.add_argument("--kind", default="classification", choices=sorted(TABLES),
                    help="classification (Task 1: class-averaged accuracy, devices), tagging "
                         "(Task 2: MAP@3, fold aggregates), activity (Task 5: macro F1, fold aggregates) or "
-                        "detection (Task 3: AUC per dataset and their harmonic mean)")
+                        "detection (Task 3: AUC per dataset and their harmonic mean) or sed (Task 4: event-based F1)")
     p.add_argument("--note", default="", help="a paragraph under the title (e.g. which corpus)")
     args = cli.parse(p, argv)
     paths = glob.glob(os.path.join(args.exp, "*", "*", "*", "result.json"))

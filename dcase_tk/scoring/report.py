@@ -48,14 +48,14 @@ def _results(result_paths, exp_root):
         yield result, os.path.basename(set_dir), system_dir, subtask, system
 
 
-def _published(system_dir, subtask):
-    """The system config's ``published: {<subtask>: x}``, from the trained system's config.yaml
-    (or its first fold's, for cross-validated systems)."""
+def _published(system_dir, subtask, key=None):
+    """The system config's ``published: {<subtask>: x}`` (or ``published[key]``), from the
+    trained system's config.yaml (or its first fold's, for cross-validated systems)."""
     candidates = [os.path.join(system_dir, "config.yaml")]
     candidates += sorted(glob.glob(os.path.join(system_dir, "fold*", "config.yaml")))
     for path in candidates:
         if os.path.isfile(path):
-            return str((cfg.load_yaml(path).get("published") or {}).get(subtask, "-"))
+            return str((cfg.load_yaml(path).get("published") or {}).get(key or subtask, "-"))
     return "-"
 
 
@@ -113,4 +113,21 @@ def results_markdown(result_paths, exp_root):
         avg = f"{'+'.join(average['devices'])}: {pct(average['class_avg_accuracy'])}" if average else "-"
         lines.append(f"| {subtask} | {system} | {set_name} | {result['n_utts']} | "
                      f"{pct(result['class_avg_accuracy'])} | {devices} | {avg} | {published} |")
+    return "\n".join(lines) + "\n"
+
+
+def sed_results_markdown(result_paths, exp_root):
+    """RESULTS.md rows of sound event detection results (Task 4, ``score_sed``): event-based macro
+    F1 and ER, segment-based macro F1, clip tagging macro F1 and AUC. The published figure of the
+    set ``test`` is the config's ``published: {<subtask>: x}``; a decoding's set (``test_sed2``)
+    takes ``published: {test_sed2: x}``."""
+    lines = ["| task | system | set | clips | event F1 % | event ER | segment F1 % | tagging F1 % | "
+             "tagging AUC % | published F1 % |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for result, set_name, system_dir, subtask, system in _results(result_paths, exp_root):
+        er = result["event_macro_er"]
+        published = _published(system_dir, subtask, None if set_name == "test" else set_name)
+        lines.append(f"| {subtask} | {system} | {set_name} | {result['n_utts']} | "
+                     f"{pct(result['event_macro_f1'])} | {'-' if er is None else f'{er:.2f}'} | "
+                     f"{pct(result['segment_macro_f1'])} | {pct(result.get('tagging_macro_f1'))} | "
+                     f"{pct(result.get('tagging_macro_auc'))} | {published} |")
     return "\n".join(lines) + "\n"
