@@ -135,6 +135,23 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path, dum
     assert_same_training(one_process, tmp_path / "two", 2)
 
 
+def test_two_process_ddp_trains_frame_objectives_of_an_attention_model(tmp_path, dumps):
+    """A frame-level objective leaves an attention head's attention branch without a gradient;
+    DDP is told to look for such weights, and takes the same steps as one process."""
+    model = {**NO_BN_MODEL, "name": "gcrnn", "pooling": "attention"}
+    system = system_file(tmp_path / "sys.yaml", model, epochs=2, lr=0.2, optimizer="sgd", momentum=0.0,
+                         loss="bce", objective="frames", select_metric="auc")
+    bad = system_file(tmp_path / "bad.yaml", model, loss="bce")
+    refused = subprocess.run(command(bad, dumps, tmp_path / "bad")[0], capture_output=True, text=True)
+    assert refused.returncode != 0 and "select_metric accuracy is for single-label systems" in refused.stderr
+    run(system, dumps, tmp_path / "one")
+    run(system, dumps, tmp_path / "two", nproc=2)
+    first = torch.load(tmp_path / "one/checkpoints/epoch_0002.pt", weights_only=False)["model"]
+    other = torch.load(tmp_path / "two/checkpoints/epoch_0002.pt", weights_only=False)["model"]
+    for name, value in first.items():
+        assert torch.allclose(value, other[name], atol=1e-5, rtol=1e-4), name
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -43,6 +43,7 @@ from dcase_tk.nnet import build_model
 from dcase_tk.train import distributed
 from dcase_tk.data.datadir import FRAME_TARGETS_SCP
 from dcase_tk.train.data import FeatureSet, read_classes, read_clip_values
+from dcase_tk.train.metrics import METRICS, SINGLE_LABEL_METRICS
 from dcase_tk.train.trainer import Trainer, TrainConfig
 from dcase_tk.train.vat import VatConfig
 
@@ -61,6 +62,10 @@ def read_system(args, system):
         decode = DecodeConfig.from_dict(system.get("decode"))
     except ValueError as e:
         raise cli.ToolError(f"{args.config}: {e}") from None
+    if is_multi_label(system) and train_cfg.select_metric in SINGLE_LABEL_METRICS:
+        raise cli.ToolError(f"{args.config}: training.select_metric {train_cfg.select_metric} is for "
+                            f"single-label systems; a {train_cfg.loss} system selects on one of "
+                            f"{sorted(set(METRICS) - set(SINGLE_LABEL_METRICS))}")
     frames = system["input"].get("frames")
     if not isinstance(frames, int) or frames < 1:
         raise cli.ToolError(f"{args.config}: input.frames (the training input length) must be a "

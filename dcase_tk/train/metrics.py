@@ -10,6 +10,7 @@ from dcase_tk.scoring.tagging import map_at_k, top_k
 # baseline's early-stopping metric, val_macro_f_measure)
 METRICS = {"accuracy": True, "class_avg_accuracy": True, "loss": False, "map": True, "auc": True,
            "map3": True, "macro_f1": True}
+SINGLE_LABEL_METRICS = ("accuracy", "class_avg_accuracy", "map3")
 
 
 TAG_THRESHOLD = 0.5
