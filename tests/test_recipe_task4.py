@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import sed_eval
 import torch
+import yaml
 
 from dcase_tk.io.posteriors import read_frame_posteriors
 from dcase_tk.io.scores import read_decode_dir
@@ -27,7 +28,7 @@ SYSTEMS = "baseline cnn8_sed"
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
     recipe = copy_recipe("dcase2018_task4", tmp_path_factory.mktemp("t4") / "recipe")
-    result = run_recipe(recipe, "--systems", SYSTEMS, "--nj", 2)
+    result = run_recipe(recipe, "--systems", SYSTEMS, "--nj", 2, "--mini_corpus_opts", "--eval-clips 6")
     assert result.returncode == 0, result.stdout[-5000:]
     return recipe
 
@@ -69,8 +70,10 @@ def test_second_pass_learns_the_first_pass_tags_of_the_unlabelled_clips(recipe):
 
 
 def sed_eval_f1(reference, estimated, utts, classes):
-    """Event-based macro F1 of sed_eval itself on the recipe's event files."""
-    metric = sed_eval.sound_event.EventBasedMetrics(classes, t_collar=0.2, percentage_of_length=0.2)
+    """Event-based macro F1 of sed_eval itself on the recipe's event files, a class without
+    estimated events scoring 0 (``zero_score``, as the Task 4 baseline's evaluation)."""
+    metric = sed_eval.sound_event.EventBasedMetrics(classes, t_collar=0.2, percentage_of_length=0.2,
+                                                    empty_system_output_handling="zero_score")
 
     def events(path, utt):
         return [{"filename": utt, "onset": float(on), "offset": float(off), "event_label": label}
@@ -101,11 +104,23 @@ def test_cnn8_sed1_and_sed2_decodings(recipe):
 
 def test_submission_and_event_rolls(recipe):
     out = recipe / "exp/4/baseline/test"
-    submission = lines(out / "submission.csv")
+    header, *submission = lines(out / "submission.csv")
     events = [line.split() for line in lines(out / "events")]
+    assert header.split("\t") == ["filename", "onset", "offset", "event_label"]
     assert [row.split("\t") for row in submission] == [[f"{u}.wav", on, off, c] for u, on, off, c in events]
     plots = sorted((out / "plots").glob("*.png"))
     assert len(plots) == 4 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
+
+
+def test_evaluation_set_gets_events_a_submission_and_scores(recipe):
+    eval_clips = clips(recipe / "data/4/eval")
+    assert len(eval_clips) == 6
+    for system in SYSTEMS.split():
+        out = recipe / "exp/4" / system / "eval"
+        assert sorted(lines(out / "utts")) == sorted(eval_clips)
+        submitted = {row.split("\t")[0] for row in lines(out / "submission.csv")[1:]}     # after the header
+        assert submitted <= {f"{c}.wav" for c in eval_clips}
+        assert result(recipe, system, "eval")["n_utts"] == 6
 
 
 def test_post_processing_tuned_on_test_tune_and_scored_on_test_rest(recipe):
@@ -167,10 +182,11 @@ def test_killed_pseudo_labelling_pass_resumes(recipe, tmp_path):
 
 @pytest.fixture(scope="module")
 def others(recipe):
-    """mil, gcrnn_vat and distillation, 2 epochs a training, in the recipe of the tests above."""
-    result = run_recipe(recipe, "--systems", "mil gcrnn_vat distillation", "--nj", 2,
-                        "--train_opts", "--training.epochs 2")
-    assert result.returncode == 0, result.stdout[-5000:]
+    """mil and distillation, 2 epochs a training, and gcrnn_vat as its mini_corpus section trains
+    it (SALR adapts to the clips it tags), in the recipe of the tests above."""
+    for systems, opts in (("mil distillation", ["--train_opts", "--training.epochs 2"]), ("gcrnn_vat", [])):
+        result = run_recipe(recipe, "--systems", systems, "--nj", 2, *opts)
+        assert result.returncode == 0, result.stdout[-5000:]
     return recipe
 
 
@@ -198,9 +214,20 @@ def test_gcrnn_vat_uses_the_unlabelled_clips_and_salr_picks_per_class_values(oth
     assert all(float(row["train_vat"]) > 0 for row in history)
     classes = lines(exp / "classes.txt")
     with open(exp / "salr/search.tsv") as f:
-        chosen = [row for row in csv.DictReader(f, delimiter="\t") if row["chosen"] == "1"]
-    assert sorted(row["class"] for row in chosen) == sorted(classes)
-    assert "threshold:" in (exp / "test_salr/postprocess.yaml").read_text()
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    tuned = yaml.safe_load((exp / "salr/postprocess.yaml").read_text())["postprocess"]
+    adapted = 0
+    for i, c in enumerate(classes):
+        candidates = [r for r in rows if r["class"] == c and r["loss"]]
+        chosen = [r for r in rows if r["class"] == c and r["chosen"] == "1"]
+        if candidates:          # a class the model tags in some test clip: its lowest loss wins
+            adapted += 1
+            assert len(chosen) == 1 and float(chosen[0]["loss"]) == min(float(r["loss"]) for r in candidates)
+            assert (tuned["threshold"][i], tuned["median"][i]) == (float(chosen[0]["threshold"]),
+                                                                   float(chosen[0]["median"]))
+        else:                   # no sample to judge by: the postprocess: section's values
+            assert not chosen and (tuned["threshold"][i], tuned["median"][i]) == (0.5, 0.0)
+    assert adapted >= 3
 
 
 def test_distillation_students_learn_smoothed_frame_targets_and_merge_per_class(others):

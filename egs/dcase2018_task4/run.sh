@@ -67,12 +67,17 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: data prep -> $data/{weak,unlabel_in_domain,unlabel_out_of_domain,test}"
   eval_opts=()
   [ -n "$DCASE2018_TASK4_EVAL" ] && eval_opts=(--eval-root "$DCASE2018_TASK4_EVAL")
-  if ! python -m dcase_tk.bin.stamp check "$data/weak" --force "$force" --extra "${eval_opts[*]}" "$corpus/dataset/metadata"; then
+  # the lists (a stamp hashes the files of the dirs it is given, not their sub-dirs)
+  lists=()
+  for dir in "$corpus"/dataset/metadata/* "${DCASE2018_TASK4_EVAL:+$DCASE2018_TASK4_EVAL/dataset/metadata/eval}"; do
+    [ -d "$dir" ] && lists+=("$dir")
+  done
+  if ! python -m dcase_tk.bin.stamp check "$data/weak" --force "$force" --extra "${eval_opts[*]}" "${lists[@]}"; then
     local/prepare_data.py "${eval_opts[@]}" "$corpus" "$data"
     for set in weak unlabel_in_domain unlabel_out_of_domain test eval; do
-      [ -d "$data/$set" ] && utils/validate_data_dir.sh "$data/$set"
+      if [ -d "$data/$set" ]; then utils/validate_data_dir.sh "$data/$set"; fi
     done
-    python -m dcase_tk.bin.stamp done "$data/weak" --extra "${eval_opts[*]}" "$corpus/dataset/metadata"
+    python -m dcase_tk.bin.stamp done "$data/weak" --extra "${eval_opts[*]}" "${lists[@]}"
   fi
 fi
 
@@ -90,9 +95,9 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   fi
 fi
 
-sets=$feature_sets
-[ -d "$data/eval" ] && sets="$sets eval"
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  sets=$feature_sets
+  [ -d "$data/eval" ] && sets="$sets eval"
   for name in $feature_configs; do
     for set in $sets; do
       log "Stage 3: features conf/feats/$name.yaml of $data/$set -> $dump/$name/$set"
