@@ -148,7 +148,11 @@ postprocess() {
 score() {
   local set=$1 decoded=$2 out=$3
   shift 3
-  python -m dcase_tk.bin.score_sed --verbose 0 "$@" --decode_dir "$decoded" "$data/$set" "$out"
+  local inputs=("$out/events" "$decoded/score" "$data/$set")
+  if ! python -m dcase_tk.bin.stamp check "$out" --name .done.score --force "$force" --extra "$*" "${inputs[@]}"; then
+    python -m dcase_tk.bin.score_sed --verbose 0 "$@" --decode_dir "$decoded" "$data/$set" "$out"
+    python -m dcase_tk.bin.stamp done "$out" --name .done.score --extra "$*" "${inputs[@]}"
+  fi
 }
 
 # merge_decode <set>...: Koutini et al.'s per-class merge for $system: each of its merge.members
