@@ -42,17 +42,28 @@ def recipe_args(args):
     return args if "--num_threads" in args else [*args, "--num_threads", "1"]
 
 
+def recipe_env(args, env):
+    """run.sh's environment: the test's ``env`` over ours, and the threads of ``--num_threads`` for
+    the steps that run outside the launcher too (back ends, fusion, scoring: torch and BLAS take
+    every core by default, and spin next to a busy one; the Task 1 i-vector MLP back end took 70 s
+    instead of 12 s under load). The launcher's jobs set these themselves."""
+    threads = args[args.index("--num_threads") + 1]
+    ours = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    return {**os.environ, **ours, **(env or {})}
+
+
 def run_recipe(recipe, *args, env=None, timeout=900):
-    return subprocess.run(["./run.sh", *recipe_args(args)], cwd=recipe, text=True, timeout=timeout,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env={**os.environ, **(env or {})})
+    args = recipe_args(args)
+    return subprocess.run(["./run.sh", *args], cwd=recipe, text=True, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=recipe_env(args, env))
 
 
 def start_recipe(recipe, *args, env=None, log=None):
     """Start run.sh in its own process group (so a test can kill the whole tree)."""
-    return subprocess.Popen(["./run.sh", *recipe_args(args)], cwd=recipe, start_new_session=True,
+    args = recipe_args(args)
+    return subprocess.Popen(["./run.sh", *args], cwd=recipe, start_new_session=True,
                             stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})})
+                            env=recipe_env(args, env))
 
 
 def load_local(task, name):

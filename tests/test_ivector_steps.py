@@ -14,7 +14,7 @@ from dcase_tk.stamp import start
 from helpers import write_dump
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OPTS = ("--ubm.num_gauss 4 --ubm.num_iters_init 4 --ubm.num_iters 2 --ubm.num_iters_full 1 --ubm.top_n 4 "
+OPTS = ("--ubm.num_gauss 4 --ubm.num_iters_init 4 --ubm.num_iters 1 --ubm.num_iters_full 1 --ubm.top_n 4 "
         "--extractor.ivector_dim 3 --extractor.num_iters 2 --frontend.cmn utterance")
 
 
@@ -41,7 +41,7 @@ def steps(dump, exp, nj, opts=OPTS):
 
 
 def test_parallel_jobs_train_the_model_of_one_job_and_reruns_skip(dump, tmp_path):
-    one, two = steps(dump, tmp_path / "one", 1), steps(dump, tmp_path / "two", 3)
+    one, two = steps(dump, tmp_path / "one", 1), steps(dump, tmp_path / "two", 2)
     assert one.returncode == 0 and two.returncode == 0, one.stderr[-3000:] + two.stderr[-3000:]
     for name in ("ubm/final.npz", "extractor/final.npz"):
         a, b = np.load(tmp_path / "one" / name), np.load(tmp_path / "two" / name)
@@ -50,9 +50,8 @@ def test_parallel_jobs_train_the_model_of_one_job_and_reruns_skip(dump, tmp_path
                 np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-6, err_msg=f"{name}: {key}")
     assert os.readlink(tmp_path / "two/ubm/final.npz") == "full.1.npz"
     assert sorted(os.listdir(tmp_path / "two/ubm/log")) == [
-        "acc.diag.0.1.log", "acc.diag.0.2.log", "acc.diag.0.3.log", "acc.diag.1.1.log", "acc.diag.1.2.log",
-        "acc.diag.1.3.log", "acc.full.0.1.log", "acc.full.0.2.log", "acc.full.0.3.log", "est.diag.0.log",
-        "est.diag.1.log", "est.full.0.log", "init.log"]
+        "acc.diag.0.1.log", "acc.diag.0.2.log", "acc.full.0.1.log", "acc.full.0.2.log", "est.diag.0.log",
+        "est.full.0.log", "init.log"]
     assert not list((tmp_path / "two/extractor").glob("acc.*"))            # summed, then removed
     config = (tmp_path / "two/extractor/config.yaml").read_text()
     assert "num_gauss: 4" in config and "min_post: 0.025" in config         # overrides and defaults
@@ -62,9 +61,9 @@ def test_parallel_jobs_train_the_model_of_one_job_and_reruns_skip(dump, tmp_path
     np.testing.assert_allclose(np.stack([vectors[u] for u in sorted(vectors)]),
                                np.stack([one_vectors[u] for u in sorted(vectors)]), rtol=1e-4, atol=1e-5)
 
-    again = steps(dump, tmp_path / "two", 3)
+    again = steps(dump, tmp_path / "two", 2)
     assert again.returncode == 0 and again.stdout.count("up to date") == 3, again.stdout
-    changed = steps(dump, tmp_path / "two", 3, OPTS.replace("ivector_dim 3", "ivector_dim 2"))
+    changed = steps(dump, tmp_path / "two", 2, OPTS.replace("ivector_dim 3", "ivector_dim 2"))
     assert changed.returncode == 0, changed.stderr[-3000:]
     assert "EM iteration 1 of 2" in changed.stdout                          # the extractor started over
     assert kaldiio.load_scp(str(tmp_path / "two/ivectors/ivector.scp"))["u00"].shape == (2,)
