@@ -26,8 +26,9 @@ def main(argv=None):
     p.add_argument("--title", default="Results")
     p.add_argument("--kind", default="classification", choices=sorted(TABLES),
                    help="classification (Task 1: class-averaged accuracy, devices), tagging "
-                        "(Task 2: MAP@3, fold aggregates), activity (Task 5: macro F1, fold aggregates) or "
-                        "detection (Task 3: AUC per dataset and their harmonic mean) or sed (Task 4: event-based F1)")
+                        "(Task 2: MAP@3, fold aggregates), activity (Task 5: macro F1, fold aggregates), "
+                        "detection (Task 3: AUC per dataset and their harmonic mean) or sed (Task 4: "
+                        "event-based F1 and ER, segment-based F1, tagging F1 and AUC)")
     p.add_argument("--note", default="", help="a paragraph under the title (e.g. which corpus)")
     args = cli.parse(p, argv)
     paths = glob.glob(os.path.join(args.exp, "*", "*", "*", "result.json"))
