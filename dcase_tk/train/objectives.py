@@ -19,7 +19,7 @@ from torch import nn
 
 from dcase_tk.config import ConfigError
 from dcase_tk.train import vat
-from dcase_tk.train.losses import EPS, smooth_targets
+from dcase_tk.train.losses import BinaryCrossEntropy, smooth_targets
 
 OBJECTIVES = ("clip", "frames", "mil")
 
@@ -72,18 +72,13 @@ def frame_loss(loss_fn, probs, clip_targets, frame_targets=None, smoothing=None)
                    smoothing=smoothing)
 
 
-def _bce(targets, probs):
-    probs = probs.clamp(EPS, 1.0 - EPS)
-    return -(targets * probs.log() + (1.0 - targets) * (1.0 - probs).log())
-
-
 def mil_loss(probs, targets, smoothing=None):
     """The multi-instance loss of Cances et al. (eq. 3) on frame probabilities ``p``
     ``(batch, T', C)`` and clip targets ``y`` ``(batch, C)``:
 
         per class  bce(y, max_t p) + bce(y / 2, mean_t p) + bce(0, min_t p)
 
-    (``bce(t, q) = -t log q - (1 - t) log(1 - q)``, ``q`` clamped to ``[EPS, 1 - EPS]``): the
+    (``bce(t, q) = -t log q - (1 - t) log(1 - q)``, ``q`` clamped to ``[EPS, 1 - EPS]`` as the bce loss does): the
     loudest frame carries the clip label, the mean half of it, and the quietest frame is
     background. Summed over the three terms, averaged over classes and examples (Cances et al.
     sum over classes: a factor ``C``; Morfi & Stowell's MMM loss, one class, averages the three
@@ -91,9 +86,9 @@ def mil_loss(probs, targets, smoothing=None):
     """
     probs = _frame_probs(probs)
     targets = smooth_targets(targets, smoothing, binary=True)
-    terms = (_bce(targets, probs.amax(dim=1)) + _bce(targets / 2, probs.mean(dim=1))
-             + _bce(torch.zeros_like(targets), probs.amin(dim=1)))
-    return terms.mean()
+    bce = BinaryCrossEntropy()          # each term: the mean over classes and examples
+    return (bce(probs.amax(dim=1), targets, kind="probs") + bce(probs.mean(dim=1), targets / 2, kind="probs")
+            + bce(probs.amin(dim=1), torch.zeros_like(targets), kind="probs"))
 
 
 class TrainingForward(nn.Module):
